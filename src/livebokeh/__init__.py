@@ -1,0 +1,17 @@
+"""livebokeh: the shallow depth of field of a fast portrait lens, for any camera or video.
+
+Python API (RGB uint8 arrays in and out)::
+
+    from livebokeh import blur_image, BokehProcessor, BokehSettings
+
+    out = blur_image(rgb, strength=40)                 # one photo
+    with BokehProcessor(BokehSettings(strength=30)) as proc:
+        for rgb in frames:                             # video or camera frames
+            result = proc.process(rgb)                 # result.image, result.matte
+"""
+
+from livebokeh.errors import LivebokehError
+from livebokeh.pipeline import BokehProcessor, FrameResult, blur_image
+from livebokeh.settings import BokehSettings
+
+__all__ = ["BokehProcessor", "BokehSettings", "FrameResult", "LivebokehError", "blur_image"]

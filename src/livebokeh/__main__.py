@@ -1,0 +1,3 @@
+from livebokeh.cli import main
+
+main()

@@ -1,0 +1,107 @@
+"""The ``livebokeh`` command line (click). Parsing only: the work lives in the job modules.
+
+Expected faults raise ``LivebokehError`` and end as one line on stderr with a non-zero exit;
+Ctrl-C ends with exit 130 and no partial output.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+from livebokeh.errors import LivebokehError
+from livebokeh.settings import SEGMENTER_MODELS, STYLES, BokehSettings
+
+
+def _friendly(command):
+    """Turn expected faults into ``livebokeh: error: ...`` and a non-zero exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except LivebokehError as exc:
+            click.echo(f"livebokeh: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("livebokeh: interrupted; no output written", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
+output_file = click.Path(dir_okay=False, path_type=Path)
+
+
+def blur_options(command):
+    """Options shared by every command that blurs (photo, video; later cam)."""
+    options = [
+        click.option("--style", type=click.Choice(STYLES), default="gaussian", show_default=True,
+                     help="Blur style."),
+        click.option("--strength", type=click.FloatRange(0, 100), default=30, show_default=True,
+                     help="0..100: blur radius as a share of 4% of the image diagonal."),
+        click.option("--segmenter", "segmenter_model", type=click.Choice(SEGMENTER_MODELS),
+                     default="auto", show_default=True,
+                     help="Selfie model: by aspect ratio, general 256x256 or landscape 144x256."),
+        click.option("--mask", "mask_path", type=existing_file,
+                     help="Refine mask image: white keeps sharp, black blurs, grey automatic."),
+        click.option("--matte", "matte_path", type=existing_file,
+                     help="Use this matte (greyscale, 255 = subject) instead of the model."),
+        click.option("--save-matte", type=output_file,
+                     help="Also write the final matte (255 = subject)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def settings_from(style: str, strength: float, segmenter_model: str, **_) -> BokehSettings:
+    return BokehSettings(style=style, strength=strength, segmenter_model=segmenter_model)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="livebokeh")
+def main() -> None:
+    """Portrait-lens background blur for photos, videos and webcams."""
+
+
+@main.command()
+@click.argument("input_path", metavar="IN", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=output_file, required=True, help="Output image file.")
+@blur_options
+@click.option("--quality", type=click.IntRange(1, 100), default=92, show_default=True,
+              help="JPEG/WebP quality.")
+@_friendly
+def photo(input_path, output, mask_path, matte_path, save_matte, quality, **blur):
+    """Blur the background of a photo (JPEG, PNG, WebP, BMP, TIFF)."""
+    from livebokeh.photo import process_photo
+
+    process_photo(input_path, output, settings_from(**blur), mask_path=mask_path,
+                  matte_path=matte_path, save_matte=save_matte, quality=quality)
+
+
+@main.command()
+@click.argument("input_path", metavar="IN", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=output_file, required=True,
+              help="Output video (.mp4, .mkv or .mov).")
+@blur_options
+@click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True,
+              help="H.264 quality (lower is better).")
+@click.option("--no-temporal", is_flag=True, help="Do not smooth the matte over time.")
+@_friendly
+def video(input_path, output, mask_path, matte_path, save_matte, crf, no_temporal, **blur):
+    """Blur the background of a video; audio and timestamps are kept."""
+    from livebokeh.video import process_video
+
+    settings = settings_from(**blur)
+    settings.temporal = not no_temporal
+    process_video(input_path, output, settings, mask_path=mask_path, matte_path=matte_path,
+                  save_matte=save_matte, crf=crf)
+
+
+if __name__ == "__main__":
+    main()

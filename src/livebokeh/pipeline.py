@@ -1,0 +1,135 @@
+"""The frame pipeline: segmentation → matte → render, as a streaming object and one-shot call.
+
+``BokehProcessor`` takes RGB uint8 frames one by one (video files now, the live camera
+later) and keeps the state that makes video stable: MediaPipe's VIDEO mode, the temporal
+matte smoother and reusable frame-size buffers. ``blur_image`` is the one-shot form for
+photos. Every stage is a pure array function from ``segmentation``, ``matte`` and ``render``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from livebokeh.matte import MatteRefiner, MatteSmoother, apply_refine_mask
+from livebokeh.render import blur_radius, composite, gaussian_background
+from livebokeh.segmentation import PersonSegmenter
+from livebokeh.settings import BokehSettings
+
+
+@dataclass
+class FrameResult:
+    """One processed frame: ``image`` RGB uint8 HxWx3, ``matte`` float32 HxW (1 = subject).
+
+    ``timings_ms`` holds per-stage wall time in milliseconds (segmentation, matte, render).
+    Arrays belong to the processor and are overwritten by the next frame: copy to keep.
+    """
+
+    image: np.ndarray
+    matte: np.ndarray
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def _given_matte(matte: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A user-supplied matte (uint8 0..255 or float 0..1) as float32 0..1 at frame size."""
+    if matte.ndim == 3:
+        matte = matte[..., 0]
+    scale = 1.0 / 255.0 if matte.dtype == np.uint8 else 1.0
+    matte = matte.astype(np.float32) * np.float32(scale)
+    if matte.shape != (height, width):
+        matte = cv2.resize(matte, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(matte, 0.0, 1.0)
+
+
+class BokehProcessor:
+    """Streaming background blur. Use as a context manager; call ``process`` per frame.
+
+    ``video=True`` enables MediaPipe's tracking mode and temporal smoothing (if the settings
+    ask for it); ``video=False`` treats each call as an independent photo.
+    """
+
+    def __init__(self, settings: BokehSettings | None = None, video: bool = True):
+        self.settings = settings or BokehSettings()
+        self.video = video
+        self.segmenter = PersonSegmenter(self.settings.segmenter_model, video=video)
+        self.refiner = MatteRefiner()
+        self.smoother = MatteSmoother() if video and self.settings.temporal else None
+        self._matte: np.ndarray | None = None
+        self._out: np.ndarray | None = None
+        self._work: dict[str, np.ndarray] = {}
+        self.timings_ms: dict[str, float] = {}
+
+    def __enter__(self) -> BokehProcessor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.segmenter.close()
+
+    def _buffers(self, height: int, width: int) -> None:
+        if self._out is None or self._out.shape[:2] != (height, width):
+            self._out = np.empty((height, width, 3), np.uint8)
+            self._matte = np.empty((height, width), np.float32)
+
+    def compute_matte(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> np.ndarray:
+        """Frame-size matte (float32 0..1) for an RGB frame: given, or segmented and refined."""
+        height, width = rgb.shape[:2]
+        self._buffers(height, width)
+        t0 = time.perf_counter()
+        if self.settings.matte is not None:
+            self._matte[...] = _given_matte(self.settings.matte, width, height)
+        else:
+            mask = self.segmenter.segment(rgb, timestamp_ms)
+            t0 = self._lap("segmentation", t0)
+            if self.smoother is not None:
+                luma = cv2.cvtColor(self.segmenter.last_input, cv2.COLOR_RGB2GRAY)
+                mask = self.smoother.update(mask, luma.astype(np.float32) / 255.0)
+            self.refiner.refine(rgb, mask, out=self._matte)
+        if self.settings.refine_mask is not None:
+            apply_refine_mask(self._matte, self.settings.refine_mask)
+        self._lap("matte", t0)
+        return self._matte
+
+    def _lap(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.timings_ms[stage] = (now - since) * 1e3
+        return now
+
+    def render(self, rgb: np.ndarray, matte: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Blur the background of ``rgb`` behind ``matte`` into ``out`` (uint8 RGB)."""
+        height, width = rgb.shape[:2]
+        sigma = blur_radius(self.settings.strength, width, height) / 2.0
+        if sigma < 0.3:
+            np.copyto(out, rgb)
+            return out
+        background = gaussian_background(rgb, matte, sigma)
+        return composite(rgb, matte, background, out, self._work)
+
+    def process(self, rgb: np.ndarray, timestamp_ms: int | None = None,
+                out: np.ndarray | None = None) -> FrameResult:
+        """Blur one RGB uint8 HxWx3 frame. ``timestamp_ms`` must increase in video mode.
+
+        ``out`` (optional, same shape as ``rgb``) receives the result; otherwise an internal
+        buffer is used that the next call overwrites.
+        """
+        self.timings_ms = {}
+        matte = self.compute_matte(rgb, timestamp_ms)
+        t0 = time.perf_counter()
+        result = self.render(rgb, matte, self._out if out is None else out)
+        self._lap("render", t0)
+        return FrameResult(result, matte, dict(self.timings_ms))
+
+
+def blur_image(rgb: np.ndarray, settings: BokehSettings | None = None, **options) -> np.ndarray:
+    """Blur the background of one RGB uint8 image; returns a new array of the same shape.
+
+    ``options`` are ``BokehSettings`` fields (``strength=40``, ``style="gaussian"``, ...).
+    """
+    settings = settings or BokehSettings(**options)
+    with BokehProcessor(settings, video=False) as processor:
+        return processor.process(rgb).image.copy()

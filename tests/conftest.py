@@ -1,0 +1,47 @@
+"""Shared fixtures: the real test data and models in ../shared (never copied into the repo)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("LIVEBOKEH_SHARED", REPO.parent / "shared"))
+PEOPLE = SHARED / "testdata" / "people-masks"
+TENNIS = SHARED / "testdata" / "tennis-vest"
+SHARED_MODELS = SHARED / "models"
+DEPTH_MODEL = SHARED_MODELS / "tcmonodepth_tcsmallnet_192x320.onnx"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Each test sees an empty user cache dir, so nothing leaks in from the developer's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.delenv("LIVEBOKEH_MODEL_DIR", raising=False)
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"test data not found: {path} (set LIVEBOKEH_SHARED)")
+    return path
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(need(path)), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def load_person(index: int) -> tuple[np.ndarray, np.ndarray]:
+    """Photo ``index`` of people-masks as RGB uint8 and its reference mask (bool, photo size)."""
+    rgb = load_rgb(PEOPLE / "images" / f"{index}.jpg")
+    mask = cv2.imread(str(need(PEOPLE / "masks" / f"{index}.png")), cv2.IMREAD_GRAYSCALE)
+    if mask.shape != rgb.shape[:2]:
+        mask = cv2.resize(mask, rgb.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+    return rgb, mask > 127
+
+
+def tennis_frames() -> list[np.ndarray]:
+    return [load_rgb(p) for p in sorted(need(TENNIS).glob("*.jpg"))]
