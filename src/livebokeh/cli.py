@@ -103,5 +103,66 @@ def video(input_path, output, mask_path, matte_path, save_matte, crf, no_tempora
                   save_matte=save_matte, crf=crf)
 
 
+@main.group(invoke_without_command=True)
+@click.pass_context
+def models(ctx) -> None:
+    """List the models livebokeh uses and where each was found."""
+    if ctx.invoked_subcommand is None:
+        from livebokeh.models import describe_models
+
+        for line in describe_models():
+            click.echo(line)
+
+
+@models.command("fetch")
+@click.option("--url", envvar="LIVEBOKEH_DEPTH_URL", help="Download from this mirror instead.")
+@_friendly
+def models_fetch(url) -> None:
+    """Download the depth model (TCMonoDepth small) into the user cache, sha256-checked."""
+    from livebokeh.models import fetch_model
+
+    path = fetch_model("depth", url=url, progress=sys.stderr.isatty())
+    click.echo(f"depth model ready: {path}")
+
+
+def _parse_size(ctx, param, values):
+    sizes = []
+    for value in values:
+        try:
+            width, height = (int(v) for v in value.lower().split("x"))
+        except ValueError:
+            raise click.BadParameter(f"'{value}' is not WIDTHxHEIGHT (e.g. 1280x720)") from None
+        if not (16 <= width <= 8192 and 16 <= height <= 8192):
+            raise click.BadParameter(f"'{value}' is outside 16..8192 pixels per side")
+        sizes.append((width, height))
+    return sizes
+
+
+@main.command()
+@click.option("--size", "sizes", multiple=True, callback=_parse_size, metavar="WxH",
+              help="Frame size; repeat for several (default 1280x720 and 1920x1080).")
+@click.option("--frames", type=click.IntRange(1), default=60, show_default=True,
+              help="Frames timed per run (after warm-up).")
+@click.option("--warmup", type=click.IntRange(0), default=5, show_default=True)
+@click.option("--strength", "strengths", type=click.FloatRange(0, 100), multiple=True,
+              help="Strength; repeat for several (default 20 and 100).")
+@click.option("--input", "input_path", type=existing_file,
+              help="Image or video to time on (default: the bundled portrait).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_friendly
+def bench(sizes, frames, warmup, strengths, input_path, as_json) -> None:
+    """Time each stage (segmentation, matte, render, encode): median and p95 ms."""
+    from livebokeh.bench import format_table, run_bench
+
+    report = run_bench(sizes or [(1280, 720), (1920, 1080)], strengths or (20.0, 100.0),
+                       frames=frames, warmup=warmup, input_path=input_path)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(format_table(report))
+
+
 if __name__ == "__main__":
     main()

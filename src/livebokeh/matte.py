@@ -13,6 +13,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from livebokeh.imgops import shrink_to
+
 GUIDE_LONG_SIDE = 512  # pixels: resolution at which the guided-filter coefficients are fitted
 GUIDE_RADIUS = 6  # pixels at GUIDE_LONG_SIDE: window of the local linear model
 GUIDE_EPS = 2e-3  # regulariser (luma in 0..1): smaller follows weaker edges
@@ -48,11 +50,10 @@ class MatteRefiner:
         self._full: dict[str, np.ndarray] = {}
 
     def _buffers(self, height: int, width: int) -> dict[str, np.ndarray]:
-        if not self._full or self._full["luma"].shape != (height, width):
+        if not self._full or self._full["luma8"].shape != (height, width):
             self._full = {
                 key: np.empty((height, width), dtype)
-                for key, dtype in (("luma8", np.uint8), ("luma", np.float32),
-                                   ("a", np.float32), ("b", np.float32))
+                for key, dtype in (("luma8", np.uint8), ("a", np.float32), ("b", np.float32))
             }
         return self._full
 
@@ -61,22 +62,22 @@ class MatteRefiner:
         height, width = rgb.shape[:2]
         buf = self._buffers(height, width)
         cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY, dst=buf["luma8"])
-        cv2.multiply(buf["luma8"], 1.0 / 255.0, dst=buf["luma"], dtype=cv2.CV_32F)
         scale = min(1.0, GUIDE_LONG_SIDE / max(height, width))
         gsize = (max(1, round(width * scale)), max(1, round(height * scale)))
-        guide = cv2.resize(buf["luma"], gsize, interpolation=cv2.INTER_AREA)
+        guide = shrink_to(buf["luma8"], gsize).astype(np.float32) * np.float32(1.0 / 255.0)
         src = cv2.resize(mask_low, gsize, interpolation=cv2.INTER_LINEAR)
         a, b = guided_coefficients(guide, src, self.radius, self.eps)
         # fold the edge gain into the linear model: gain*(a*I + b - 0.5) + 0.5
-        a *= self.gain
+        a *= self.gain / 255.0  # applied to 8-bit luma below
         b = self.gain * b + 0.5 * (1.0 - self.gain)
         cv2.resize(a, (width, height), dst=buf["a"], interpolation=cv2.INTER_LINEAR)
         cv2.resize(b, (width, height), dst=buf["b"], interpolation=cv2.INTER_LINEAR)
         if out is None:
             out = np.empty((height, width), np.float32)
-        cv2.multiply(buf["a"], buf["luma"], dst=out)
+        cv2.multiply(buf["a"], buf["luma8"], dst=out, dtype=cv2.CV_32F)
         cv2.add(out, buf["b"], dst=out)
-        np.clip(out, 0.0, 1.0, out=out)
+        cv2.max(out, 0.0, dst=out)
+        cv2.min(out, 1.0, dst=out)
         return out
 
 

@@ -150,3 +150,20 @@ def fetch_model(name: str = "depth", url: str | None = None, progress: bool = Tr
     except OSError as exc:
         raise LivebokehError(f"download of '{name}' from {source} failed: {exc}") from None
     return Path(fetched)
+
+
+def describe_models() -> list[str]:
+    """One line per known model: where it was found (or how to get it), size and licence."""
+    lines = []
+    for spec in REGISTRY.values():
+        found = find_model(spec.name)
+        if found is None:
+            where = "MISSING (optional: run 'livebokeh models fetch')"
+            size = "-"
+        else:
+            ok = sha256_of(found.path) == spec.sha256
+            where = f"{found.origin}: {found.path}" + ("" if ok else " (CORRUPT: sha256 mismatch)")
+            size = f"{found.path.stat().st_size / 1024:.0f} KiB"
+        lines.append(f"{spec.name:17} {spec.license:11} {size:>9}  {where}")
+        lines.append(f"{'':17} {spec.description}")
+    return lines

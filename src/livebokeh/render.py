@@ -22,6 +22,8 @@ import math
 import cv2
 import numpy as np
 
+from livebokeh.imgops import halve
+
 MAX_RADIUS_FRACTION = 0.04  # blur radius at strength 100, as a fraction of the diagonal
 LOW_RES_SIGMA = 2.5  # pixels: blur is computed on the pyramid level where sigma is ~this
 HOLE_COVERAGE = 0.05  # normalised-convolution weight below which push-pull fills in
@@ -35,14 +37,6 @@ def blur_radius(strength: float, width: int, height: int) -> float:
 def pyramid_level(sigma: float, target: float = LOW_RES_SIGMA) -> int:
     """Number of 2x reductions after which ``sigma`` (pixels) is at most about ``target``."""
     return max(0, math.ceil(math.log2(max(sigma, 1e-6) / target)))
-
-
-def downsample(image: np.ndarray, levels: int) -> np.ndarray:
-    """Halve ``image`` ``levels`` times with area averaging (cheaper than one big INTER_AREA)."""
-    for _ in range(levels):
-        h, w = image.shape[:2]
-        image = cv2.resize(image, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
-    return image
 
 
 def push_pull_fill(premult: np.ndarray, coverage: np.ndarray) -> np.ndarray:
@@ -78,9 +72,8 @@ def gaussian_background(rgb: np.ndarray, matte: np.ndarray, sigma: float):
     upsamples it once to frame size.
     """
     level = pyramid_level(sigma)
-    small = downsample(rgb, level).astype(np.float32)
-    h, w = small.shape[:2]
-    matte_low = cv2.resize(matte, (w, h), interpolation=cv2.INTER_AREA)
+    small = halve(rgb, level).astype(np.float32)
+    matte_low = halve(matte, level)
     weight = background_weight(matte_low)
     sigma_low = sigma / (1 << level)
     premult = cv2.GaussianBlur(small * weight[..., None], (0, 0), sigma_low)

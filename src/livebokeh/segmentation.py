@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 
-import cv2
 import numpy as np
 
+from livebokeh.imgops import shrink_to
 from livebokeh.models import resolve_model
 from livebokeh.quiet import native_stderr_silenced
 
@@ -102,7 +102,7 @@ class PersonSegmenter:
         size = segmenter_size(width, height)
         if self._small is None or self._small.shape[1::-1] != size:
             self._small = np.empty((size[1], size[0], 3), np.uint8)
-        cv2.resize(rgb, size, dst=self._small, interpolation=cv2.INTER_AREA)
+        shrink_to(rgb, size, dst=self._small)
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=self._small)
         if self.video:
             ts = self._last_ts + 1 if timestamp_ms is None else max(timestamp_ms, self._last_ts + 1)

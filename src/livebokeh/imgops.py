@@ -1,0 +1,31 @@
+"""Small shared image operations tuned for speed on the CPU (OpenCV, no float64)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def halve(image: np.ndarray, levels: int) -> np.ndarray:
+    """Halve ``image`` ``levels`` times with 2x2 area averaging.
+
+    Repeated exact halving is several times cheaper than one INTER_AREA resize by a large
+    non-integer factor, and gives the same anti-aliasing.
+    """
+    for _ in range(levels):
+        h, w = image.shape[:2]
+        image = cv2.resize(image, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+    return image
+
+
+def shrink_to(image: np.ndarray, size: tuple[int, int], dst: np.ndarray | None = None):
+    """Area-averaged resize to ``size`` (w, h): exact halvings first, then one small resize."""
+    width, height = size
+    h, w = image.shape[:2]
+    levels = 0
+    while w >= 4 * width and h >= 4 * height:
+        w, h, levels = w // 2, h // 2, levels + 1
+    reduced = halve(image, levels)
+    if reduced.shape[1::-1] == (width, height) and dst is None:
+        return reduced
+    return cv2.resize(reduced, (width, height), dst=dst, interpolation=cv2.INTER_AREA)
