@@ -3,9 +3,16 @@
 Three pure steps, each on float32 arrays with 0..1 values (1 = subject, kept sharp):
 
 * ``MatteSmoother``: temporal smoothing for video at the segmenter's resolution.
-* ``refine_matte``: fast guided filter (He & Sun) guided by the frame's luma, which snaps the
-  blurry 256-pixel mask onto the image's own edges (hair, shoulders) at frame size.
+* ``MatteRefiner``: guided filter (He et al.) guided by the frame itself, which snaps the
+  blurry low-resolution mask onto the image's own edges (hair, shoulders) at frame size.
+  Photos use the colour guide (a 3x3 local linear model, best edges); video and camera use
+  the luma guide with coefficients fitted at reduced resolution (a few ms at 1080p).
 * ``apply_refine_mask``: the user's restore/erase brushes (white keep, black blur, grey auto).
+
+MediaPipe's selfie confidence is conservative at the edges: on the people-masks photos the
+reference boundary sits where the confidence is about 0.3, not 0.5. The refiner therefore
+maps confidence ``CONFIDENCE_PIVOT`` to matte 0.5 (with ``EDGE_GAIN`` contrast), measured
+by ``scripts/measure_matte.py`` on both halves of that set.
 """
 
 from __future__ import annotations
@@ -15,17 +22,23 @@ import numpy as np
 
 from livebokeh.imgops import shrink_to
 
-GUIDE_LONG_SIDE = 512  # pixels: resolution at which the guided-filter coefficients are fitted
-GUIDE_RADIUS = 6  # pixels at GUIDE_LONG_SIDE: window of the local linear model
-GUIDE_EPS = 2e-3  # regulariser (luma in 0..1): smaller follows weaker edges
-EDGE_GAIN = 1.3  # contrast of the refined matte around 0.5: >1 narrows the soft edge
+GUIDE_LONG_SIDE = 512  # pixels: luma mode fits its coefficients at this resolution
+COLOR_GUIDE_LONG_SIDE = 1024  # pixels: colour mode works at most at this resolution
+GUIDE_RADIUS_FRACTION = 0.01  # window radius as a fraction of the guide's long side
+GUIDE_EPS = 1e-4  # regulariser (intensities in 0..1): smaller follows weaker edges
+CONFIDENCE_PIVOT = 0.3  # model confidence that becomes matte 0.5
+EDGE_GAIN = 1.3  # contrast of the matte around the pivot: >1 narrows the soft edge
 
 
 def _box(src: np.ndarray, radius: int) -> np.ndarray:
     return cv2.boxFilter(src, cv2.CV_32F, (2 * radius + 1, 2 * radius + 1))
 
 
-def guided_coefficients(guide: np.ndarray, src: np.ndarray, radius: int, eps: float):
+def _radius(shape: tuple[int, ...]) -> int:
+    return max(1, round(GUIDE_RADIUS_FRACTION * max(shape[:2])))
+
+
+def grey_guided_coefficients(guide: np.ndarray, src: np.ndarray, radius: int, eps: float):
     """Per-pixel (a, b) of the guided filter ``q = a * guide + b`` (both HxW float32)."""
     mean_i = _box(guide, radius)
     mean_p = _box(src, radius)
@@ -36,17 +49,57 @@ def guided_coefficients(guide: np.ndarray, src: np.ndarray, radius: int, eps: fl
     return _box(a, radius), _box(b, radius)
 
 
+def color_guided_coefficients(guide: np.ndarray, src: np.ndarray, radius: int, eps: float):
+    """(a HxWx3, b HxW) of the colour guided filter ``q = a . guide + b`` (float32).
+
+    The per-pixel 3x3 covariance systems are solved in closed form (cofactors), vectorised.
+    """
+    mean_i = _box(guide, radius)
+    mean_p = _box(src, radius)
+    cov = _box(guide * src[..., None], radius) - mean_i * mean_p[..., None]
+    pairs = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
+    products = np.stack([guide[..., i] * guide[..., j] for i, j in pairs], axis=-1)
+    var = _box(products, radius) - np.stack([mean_i[..., i] * mean_i[..., j] for i, j in pairs],
+                                            axis=-1)
+    rr, rg, rb, gg, gb, bb = (var[..., k] for k in range(6))
+    rr, gg, bb = rr + eps, gg + eps, bb + eps
+    inv = np.stack([gg * bb - gb * gb, gb * rb - rg * bb, rg * gb - gg * rb,
+                    rr * bb - rb * rb, rg * rb - rr * gb, rr * gg - rg * rg], axis=-1)
+    det = rr * inv[..., 0] + rg * inv[..., 1] + rb * inv[..., 2]
+    i00, i01, i02, i11, i12, i22 = (inv[..., k] for k in range(6))
+    c0, c1, c2 = cov[..., 0], cov[..., 1], cov[..., 2]
+    a = np.stack([i00 * c0 + i01 * c1 + i02 * c2, i01 * c0 + i11 * c1 + i12 * c2,
+                  i02 * c0 + i12 * c1 + i22 * c2], axis=-1) / det[..., None]
+    b = mean_p - (a * mean_i).sum(axis=-1)
+    return _box(a, radius), _box(b, radius)
+
+
+def _apply_pivot(a: np.ndarray, b: np.ndarray, scale: float):
+    """Fold ``gain * (q - pivot) + 0.5`` into the linear model (``scale``: guide units)."""
+    a *= EDGE_GAIN * scale
+    b *= EDGE_GAIN
+    b += 0.5 - EDGE_GAIN * CONFIDENCE_PIVOT
+    return a, b
+
+
+def _clip01(out: np.ndarray) -> np.ndarray:
+    cv2.max(out, 0.0, dst=out)
+    cv2.min(out, 1.0, dst=out)
+    return out
+
+
 class MatteRefiner:
     """Guided upsampling of a low-resolution mask to a frame-size matte.
 
-    The coefficients are fitted at ``GUIDE_LONG_SIDE`` and applied to the full-resolution
-    luma, so the cost at frame size is a handful of single-channel passes. Buffers for the
-    frame-size arrays are kept between calls (one frame size at a time).
+    ``guide="luma"`` (video): coefficients fitted at ``GUIDE_LONG_SIDE`` and applied to the
+    frame-size 8-bit luma, a handful of single-channel passes with reused buffers.
+    ``guide="color"`` (photos): the colour guided filter at up to ``COLOR_GUIDE_LONG_SIDE``.
     """
 
-    def __init__(self, radius: int = GUIDE_RADIUS, eps: float = GUIDE_EPS,
-                 gain: float = EDGE_GAIN):
-        self.radius, self.eps, self.gain = radius, eps, gain
+    def __init__(self, guide: str = "luma", eps: float = GUIDE_EPS):
+        if guide not in ("luma", "color"):
+            raise ValueError("guide must be 'luma' or 'color'")
+        self.guide, self.eps = guide, eps
         self._full: dict[str, np.ndarray] = {}
 
     def _buffers(self, height: int, width: int) -> dict[str, np.ndarray]:
@@ -60,25 +113,38 @@ class MatteRefiner:
     def refine(self, rgb: np.ndarray, mask_low: np.ndarray, out: np.ndarray | None = None):
         """Frame-size matte (HxW float32, 0..1) from an RGB uint8 frame and a low-res mask."""
         height, width = rgb.shape[:2]
+        if out is None:
+            out = np.empty((height, width), np.float32)
+        if self.guide == "color":
+            return self._refine_color(rgb, mask_low, out)
         buf = self._buffers(height, width)
         cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY, dst=buf["luma8"])
         scale = min(1.0, GUIDE_LONG_SIDE / max(height, width))
         gsize = (max(1, round(width * scale)), max(1, round(height * scale)))
         guide = shrink_to(buf["luma8"], gsize).astype(np.float32) * np.float32(1.0 / 255.0)
         src = cv2.resize(mask_low, gsize, interpolation=cv2.INTER_LINEAR)
-        a, b = guided_coefficients(guide, src, self.radius, self.eps)
-        # fold the edge gain into the linear model: gain*(a*I + b - 0.5) + 0.5
-        a *= self.gain / 255.0  # applied to 8-bit luma below
-        b = self.gain * b + 0.5 * (1.0 - self.gain)
+        a, b = grey_guided_coefficients(guide, src, _radius(guide.shape), self.eps)
+        a, b = _apply_pivot(a, b, 1.0 / 255.0)  # applied to 8-bit luma below
         cv2.resize(a, (width, height), dst=buf["a"], interpolation=cv2.INTER_LINEAR)
         cv2.resize(b, (width, height), dst=buf["b"], interpolation=cv2.INTER_LINEAR)
-        if out is None:
-            out = np.empty((height, width), np.float32)
         cv2.multiply(buf["a"], buf["luma8"], dst=out, dtype=cv2.CV_32F)
         cv2.add(out, buf["b"], dst=out)
-        cv2.max(out, 0.0, dst=out)
-        cv2.min(out, 1.0, dst=out)
-        return out
+        return _clip01(out)
+
+    def _refine_color(self, rgb: np.ndarray, mask_low: np.ndarray, out: np.ndarray):
+        height, width = rgb.shape[:2]
+        scale = min(1.0, COLOR_GUIDE_LONG_SIDE / max(height, width))
+        gsize = (max(1, round(width * scale)), max(1, round(height * scale)))
+        guide = shrink_to(rgb, gsize).astype(np.float32) * np.float32(1.0 / 255.0)
+        src = cv2.resize(mask_low, gsize, interpolation=cv2.INTER_LINEAR)
+        a, b = color_guided_coefficients(guide, src, _radius(guide.shape), self.eps)
+        a, b = _apply_pivot(a, b, 1.0 / 255.0)
+        if gsize != (width, height):
+            a = cv2.resize(a, (width, height), interpolation=cv2.INTER_LINEAR)
+            b = cv2.resize(b, (width, height), interpolation=cv2.INTER_LINEAR)
+        np.sum(a * rgb, axis=-1, dtype=np.float32, out=out)
+        out += b
+        return _clip01(out)
 
 
 class MatteSmoother:

@@ -55,7 +55,7 @@ class BokehProcessor:
         self.settings = settings or BokehSettings()
         self.video = video
         self.segmenter = PersonSegmenter(self.settings.segmenter_model, video=video)
-        self.refiner = MatteRefiner()
+        self.refiner = MatteRefiner(guide="luma" if video else "color")
         self.smoother = MatteSmoother() if video and self.settings.temporal else None
         self._matte: np.ndarray | None = None
         self._out: np.ndarray | None = None
@@ -84,7 +84,10 @@ class BokehProcessor:
         if self.settings.matte is not None:
             self._matte[...] = _given_matte(self.settings.matte, width, height)
         else:
-            mask = self.segmenter.segment(rgb, timestamp_ms)
+            if self.video:
+                mask = self.segmenter.segment(rgb, timestamp_ms)
+            else:
+                mask = self.segmenter.segment_zoomed(rgb)
             t0 = self._lap("segmentation", t0)
             if self.smoother is not None:
                 luma = cv2.cvtColor(self.segmenter.last_input, cv2.COLOR_RGB2GRAY)

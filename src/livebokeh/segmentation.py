@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+import cv2
 import numpy as np
 
 from livebokeh.imgops import shrink_to
@@ -20,6 +21,9 @@ from livebokeh.quiet import native_stderr_silenced
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+ZOOM_CONFIDENCE = 0.3  # confidence that counts as person when framing the zoom pass
+ZOOM_MARGIN = 0.1  # margin around the person's box, as a fraction of its size
+ZOOM_MAX_AREA = 0.6  # a person box larger than this share of the frame gains nothing
 SEGMENTER_LONG_SIDE = 256  # pixels: both selfie models take 256 on their long side
 LANDSCAPE_MIN_ASPECT = 1.4  # width/height from which the 144x256 landscape model fits better
 MODEL_CHOICES = ("auto", "general", "landscape")
@@ -52,8 +56,7 @@ class PersonSegmenter:
         self.model_choice = model
         self.video = video
         self.model_path = model_path
-        self._task = None
-        self._model_name: str | None = None
+        self._tasks: dict[str, object] = {}
         self._last_ts = -1
         self._small: np.ndarray | None = None
 
@@ -69,14 +72,19 @@ class PersonSegmenter:
         self.close()
 
     def close(self) -> None:
-        if self._task is not None:
-            self._task.close()
-            self._task = None
+        for task in self._tasks.values():
+            task.close()
+        self._tasks.clear()
 
-    def _open(self, model_name: str) -> None:
+    def _task(self, model_name: str):
+        """The MediaPipe task for ``model_name``, created once and kept until ``close``."""
+        if model_name not in self._tasks:
+            self._tasks[model_name] = self._open(model_name)
+        return self._tasks[model_name]
+
+    def _open(self, model_name: str):
         from mediapipe.tasks.python import BaseOptions, vision
 
-        self.close()
         path = resolve_model(model_name, self.model_path).path
         mode = vision.RunningMode.VIDEO if self.video else vision.RunningMode.IMAGE
         options = vision.ImageSegmenterOptions(
@@ -84,8 +92,7 @@ class PersonSegmenter:
             running_mode=mode, output_confidence_masks=True, output_category_mask=False,
         )
         with native_stderr_silenced():
-            self._task = vision.ImageSegmenter.create_from_options(options)
-        self._model_name = model_name
+            return vision.ImageSegmenter.create_from_options(options)
 
     def segment(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> np.ndarray:
         """Person confidence (HxW float32, 0..1) at ``segmenter_size`` of an RGB uint8 frame.
@@ -96,9 +103,7 @@ class PersonSegmenter:
         import mediapipe as mp
 
         height, width = rgb.shape[:2]
-        wanted = choose_model(width, height, self.model_choice)
-        if wanted != self._model_name:
-            self._open(wanted)
+        task = self._task(choose_model(width, height, self.model_choice))
         size = segmenter_size(width, height)
         if self._small is None or self._small.shape[1::-1] != size:
             self._small = np.empty((size[1], size[0], 3), np.uint8)
@@ -107,9 +112,50 @@ class PersonSegmenter:
         if self.video:
             ts = self._last_ts + 1 if timestamp_ms is None else max(timestamp_ms, self._last_ts + 1)
             self._last_ts = ts
-            result = self._task.segment_for_video(image, ts)
+            result = task.segment_for_video(image, ts)
         else:
-            result = self._task.segment(image)
+            result = task.segment(image)
         mask = np.array(result.confidence_masks[0].numpy_view(), dtype=np.float32, copy=True)
         del result
         return mask.reshape(size[1], size[0])
+
+    def segment_zoomed(self, rgb: np.ndarray) -> np.ndarray:
+        """Two-pass person confidence for photos: the whole frame, then the person's box.
+
+        The model always sees 256 pixels; re-running it on the box around the person gives
+        the edge several times more model pixels. Returns float32 0..1 at the resolution the
+        second pass reached (at most the photo's). On people-masks this raised boundary F
+        by ~0.05 and IoU by ~0.01 over one pass (scripts/measure_matte.py).
+        """
+        mask = self.segment(rgb)
+        box = person_box(mask, rgb.shape[1], rgb.shape[0])
+        if box is None:
+            return mask
+        x0, y0, x1, y1 = box
+        height, width = rgb.shape[:2]
+        if (x1 - x0) * (y1 - y0) > ZOOM_MAX_AREA * width * height:
+            return mask
+        crop = self.segment(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
+        zoom = min(1.0, crop.shape[0] / (y1 - y0), crop.shape[1] / (x1 - x0))
+        zoom = max(zoom, mask.shape[0] / height)
+        size = (max(1, round(width * zoom)), max(1, round(height * zoom)))
+        canvas = cv2.resize(mask, size, interpolation=cv2.INTER_LINEAR)
+        cx0, cy0 = round(x0 * zoom), round(y0 * zoom)
+        cx1, cy1 = max(cx0 + 1, round(x1 * zoom)), max(cy0 + 1, round(y1 * zoom))
+        canvas[cy0:cy1, cx0:cx1] = cv2.resize(crop, (cx1 - cx0, cy1 - cy0),
+                                              interpolation=cv2.INTER_LINEAR)
+        return canvas
+
+
+def person_box(mask: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """Box (x0, y0, x1, y1) in frame pixels around confident person pixels, with margin."""
+    ys, xs = np.nonzero(mask > ZOOM_CONFIDENCE)
+    if len(xs) == 0:
+        return None
+    sx, sy = width / mask.shape[1], height / mask.shape[0]
+    x0, x1 = xs.min() * sx, (xs.max() + 1) * sx
+    y0, y1 = ys.min() * sy, (ys.max() + 1) * sy
+    mx, my = ZOOM_MARGIN * (x1 - x0) + 2 * sx, ZOOM_MARGIN * (y1 - y0) + 2 * sy
+    box = (max(0, int(x0 - mx)), max(0, int(y0 - my)),
+           min(width, int(x1 + mx + 1)), min(height, int(y1 + my + 1)))
+    return box if box[2] - box[0] >= 8 and box[3] - box[1] >= 8 else None
