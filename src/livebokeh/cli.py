@@ -53,14 +53,55 @@ def blur_options(command):
                      help="Use this matte (greyscale, 255 = subject) instead of the model."),
         click.option("--save-matte", type=output_file,
                      help="Also write the final matte (255 = subject)."),
+        click.option("--grain", default="auto", show_default=True,
+                     help="Grain in blurred areas: auto (match the subject), off, or 0..100."),
+        click.option("--angle", type=float, default=0.0, show_default=True,
+                     help="motion: streak direction in degrees (0 = horizontal, CCW)."),
+        click.option("--length", type=click.FloatRange(0, 10000), default=None,
+                     help="motion: streak length in pixels [default: from --strength]."),
+        click.option("--center", callback=_parse_point, default="0.5,0.5", show_default=True,
+                     metavar="X,Y", help="radial: zoom centre, fractions of width and height."),
+        click.option("--amount", type=click.FloatRange(0, 100), default=None,
+                     help="radial: zoom streak 0..100 [default: --strength]."),
+        click.option("--blades", type=int, default=0, show_default=True,
+                     help="lens: aperture blades, 0 (round) or 5..9."),
+        click.option("--blade-rotation", type=float, default=0.0, show_default=True,
+                     help="lens: aperture polygon rotation in degrees."),
+        click.option("--focus", default="auto", show_default=True,
+                     help="lens: focal plane: auto (subject), face, X,Y (0..1), or depth:D."),
+        click.option("--near-blur/--no-near-blur", default=True, show_default=True,
+                     help="lens: blur what is in front of the focal plane too."),
+        click.option("--depth-model", type=existing_file,
+                     help="lens: ONNX depth model [default: TCMonoDepth from the model cache]."),
+        click.option("--depth-every", type=click.IntRange(1, 100), default=3, show_default=True,
+                     help="lens, video: run the depth model every N frames."),
     ]
     for option in reversed(options):
         command = option(command)
     return command
 
 
-def settings_from(style: str, strength: float, segmenter_model: str, **_) -> BokehSettings:
-    return BokehSettings(style=style, strength=strength, segmenter_model=segmenter_model)
+def _parse_point(ctx, param, value):
+    try:
+        x, y = (float(v) for v in str(value).split(","))
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not X,Y (e.g. 0.5,0.4)") from None
+    if not (0 <= x <= 1 and 0 <= y <= 1):
+        raise click.BadParameter(f"'{value}': X and Y must be in 0..1")
+    return x, y
+
+
+SETTINGS_KEYS = ("style", "strength", "segmenter_model", "grain", "angle", "length", "center",
+                 "amount", "blades", "blade_rotation", "focus", "near_blur", "depth_model",
+                 "depth_every")
+
+
+def settings_from(**options) -> BokehSettings:
+    """BokehSettings from the parsed blur options (other keyword arguments are ignored)."""
+    picked = {key: options[key] for key in SETTINGS_KEYS if key in options}
+    if picked.get("depth_model") is not None:
+        picked["depth_model"] = str(picked["depth_model"])
+    return BokehSettings(**picked)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -115,14 +156,21 @@ def models(ctx) -> None:
 
 
 @models.command("fetch")
-@click.option("--url", envvar="LIVEBOKEH_DEPTH_URL", help="Download from this mirror instead.")
+@click.option("--url", envvar="LIVEBOKEH_DEPTH_URL",
+              help="Download from this mirror instead (or set LIVEBOKEH_DEPTH_URL).")
+@click.option("--force", is_flag=True, help="Download again even if a verified copy exists.")
 @_friendly
-def models_fetch(url) -> None:
+def models_fetch(url, force) -> None:
     """Download the depth model (TCMonoDepth small) into the user cache, sha256-checked."""
-    from livebokeh.models import fetch_model
+    from livebokeh.models import REGISTRY, fetch_model, verified_cache_copy
 
-    path = fetch_model("depth", url=url, progress=sys.stderr.isatty())
-    click.echo(f"depth model ready: {path}")
+    existing = verified_cache_copy("depth")
+    if existing is not None and not force:
+        click.echo(f"depth model already in the cache (sha256 ok): {existing}")
+        return
+    click.echo(f"fetching depth model from {url or REGISTRY['depth'].url}", err=True)
+    path = fetch_model("depth", url=url, progress=sys.stderr.isatty(), force=force)
+    click.echo(f"depth model ready (sha256 ok): {path}")
 
 
 def _parse_size(ctx, param, values):

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from livebokeh.grain import add_grain, estimate_noise, grain_sigma
 from livebokeh.matte import MatteRefiner, MatteSmoother, apply_refine_mask
 from livebokeh.render import blur_radius, composite, gaussian_background
 from livebokeh.segmentation import PersonSegmenter
 from livebokeh.settings import BokehSettings
+from livebokeh.styles import motion_background, motion_length, radial_background
 
 
 @dataclass
@@ -60,6 +62,8 @@ class BokehProcessor:
         self._matte: np.ndarray | None = None
         self._out: np.ndarray | None = None
         self._work: dict[str, np.ndarray] = {}
+        self._noise_sigma: float | None = None
+        self._rng = np.random.default_rng(0)
         self.timings_ms: dict[str, float] = {}
 
     def __enter__(self) -> BokehProcessor:
@@ -105,13 +109,39 @@ class BokehProcessor:
 
     def render(self, rgb: np.ndarray, matte: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Blur the background of ``rgb`` behind ``matte`` into ``out`` (uint8 RGB)."""
-        height, width = rgb.shape[:2]
-        sigma = blur_radius(self.settings.strength, width, height) / 2.0
-        if sigma < 0.3:
+        background = self._background(rgb, matte)
+        if background is None:
             np.copyto(out, rgb)
             return out
-        background = gaussian_background(rgb, matte, sigma)
-        return composite(rgb, matte, background, out, self._work)
+        composite(rgb, matte, background, out, self._work)
+        self._add_grain(rgb, matte, out, self._work["inv"])
+        return out
+
+    def _background(self, rgb: np.ndarray, matte: np.ndarray) -> np.ndarray | None:
+        """Low-resolution halo-free background for the 2-D styles; None: nothing to blur."""
+        s = self.settings
+        height, width = rgb.shape[:2]
+        if s.style == "motion":
+            length = motion_length(s.strength, width, height) if s.length is None else s.length
+            return motion_background(rgb, matte, s.angle, length) if length >= 1 else None
+        if s.style == "radial":
+            amount = s.strength if s.amount is None else s.amount
+            return radial_background(rgb, matte, s.center, amount) if amount > 0 else None
+        sigma = blur_radius(s.strength, width, height) / 2.0
+        return gaussian_background(rgb, matte, sigma) if sigma >= 0.3 else None
+
+    def _add_grain(self, rgb: np.ndarray, matte: np.ndarray, out: np.ndarray,
+                   blur_amount: np.ndarray) -> None:
+        """Match the sensor noise of the sharp subject in the blurred areas (``--grain``).
+
+        The subject's noise is estimated once per stream (first frame) or per photo.
+        """
+        if self.settings.grain == "off":
+            return
+        if self._noise_sigma is None or not self.video:
+            self._noise_sigma = estimate_noise(rgb, matte)
+        sigma = grain_sigma(self.settings.grain, self._noise_sigma)
+        add_grain(out, blur_amount, sigma, self._rng, self._work)
 
     def process(self, rgb: np.ndarray, timestamp_ms: int | None = None,
                 out: np.ndarray | None = None) -> FrameResult:
