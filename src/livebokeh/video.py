@@ -2,18 +2,28 @@
 
 What a user expects from a filter that only changes the picture:
 
-* the audio is kept — copied bit for bit when the output container accepts its codec,
-  otherwise re-encoded to AAC;
+* the audio is kept: copied bit for bit when the output container accepts its codec,
+  otherwise re-encoded to AAC; audio packets are muxed in file order as they are demuxed
+  (one pass over the input), so nothing is lost and sync is kept;
 * timestamps are kept: every output frame carries its input frame's pts in the input's
   time base, so variable-frame-rate clips stay in sync and the frame count is unchanged;
 * rotation metadata (phone videos) is applied to the pixels, so the output is upright and
   carries no rotation tag;
-* odd frame sizes, which yuv420p cannot hold, are padded by one replicated row/column;
-* a truncated input is processed up to its last decodable frame, with a warning.
+* odd frame sizes, which yuv420p cannot hold, are padded by one replicated row/column
+  (853x479 in, 854x480 out) rather than cropped;
+* colours do not shift: decoding and encoding use the same YUV matrix and the output is
+  tagged with it;
+* a truncated input is processed up to its last decodable frame, with a warning on
+  stderr (detected where the header gives the frame count, as in MP4/MOV); an input with
+  no decodable frame at all is an error.
+
+Output: H.264 (libx264, yuv420p, ``crf`` 18 by default, preset ``veryfast``) in .mp4, .mkv
+or .mov, chosen by extension; MP4/MOV get ``+faststart`` so they play while downloading.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterator
 from fractions import Fraction
@@ -22,6 +32,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from av.video.reformatter import Colorspace
 from tqdm import tqdm
 
 from livebokeh.atomic import atomic_output, check_output_path
@@ -35,6 +46,8 @@ COPYABLE_AUDIO = {
     "mov": {"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s24le"},
     "matroska": None,  # Matroska takes every audio codec
 }
+AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1",
+               7: "6.1", 8: "7.1"}
 X264_PRESET = "veryfast"  # speed over file size: the blur is the expensive part anyway
 
 
@@ -48,28 +61,35 @@ def container_format(path: Path) -> str:
 
 
 class VideoReader:
-    """Demuxes and decodes one input: upright RGB frames with their pts, and audio packets."""
+    """Demuxes and decodes one input in a single pass: upright RGB frames and audio packets.
+
+    The first frame is decoded on open, so a file with no decodable picture fails before any
+    output is created, and ``size`` already accounts for the rotation tag.
+    """
 
     def __init__(self, path: str | Path):
-        path = Path(path)
-        if not path.exists():
-            raise LivebokehError(f"input not found: {path}")
-        if path.is_dir():
-            raise LivebokehError(f"input is a folder, not a video: {path}")
-        if path.stat().st_size == 0:
-            raise LivebokehError(f"input is empty (0 bytes): {path}")
-        try:
-            self.container = av.open(str(path))
-        except (av.FFmpegError, OSError, ValueError) as exc:
-            raise LivebokehError(f"cannot read video {path}: {exc}") from None
-        if not self.container.streams.video:
+        self.path = path = Path(path)
+        self.container = _open_input(path)
+        self.video = _main_video_stream(self.container)
+        if self.video is None:
             self.container.close()
-            raise LivebokehError(f"no video stream in {path}")
-        self.path = path
-        self.video = self.container.streams.video[0]
-        self.video.thread_type = "AUTO"
+            raise LivebokehError(f"no video stream in {path} (is it an audio file?)")
+        self.video.thread_type = "AUTO"  # frame + slice threads: decoding is not the bottleneck
         self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
         self.truncated_after: int | None = None
+        self.decoded = 0
+        self._last_pts: int | None = None
+        self._items = self._demux()
+        self._head: list[tuple[str, object, int | None]] = []
+        for item in self._items:
+            self._head.append(item)
+            if item[0] == "video":
+                break
+        else:
+            self.container.close()
+            raise LivebokehError(f"no decodable video frame in {path}")
+        first = self._head[-1][1]
+        self.size = (first.shape[1], first.shape[0])  # (width, height) after rotation
 
     def __enter__(self) -> VideoReader:
         return self
@@ -78,23 +98,43 @@ class VideoReader:
         self.container.close()
 
     @property
-    def rate(self) -> Fraction:
-        """Nominal frame rate (frames per second) used for the progress bar and encoder."""
+    def fps(self) -> Fraction:
+        """Nominal frame rate (frames per second): the encoder's hint and the progress bar's.
+
+        Timing itself comes from each frame's pts, so variable-rate clips are not affected.
+        """
         return Fraction(self.video.average_rate or self.video.guessed_rate or 30)
 
     @property
+    def duration(self) -> float | None:
+        """Length in seconds from the stream header, else the container's; None if unknown."""
+        if self.video.duration is not None and self.video.time_base is not None:
+            return float(self.video.duration * self.video.time_base)
+        if self.container.duration is not None:
+            return self.container.duration / av.time_base
+        return None
+
+    @property
     def frame_count(self) -> int | None:
-        """Frame count from the header, or estimated from duration; None if unknown."""
+        """Frame count from the header, else estimated from duration x fps; None if unknown."""
         if self.video.frames:
             return int(self.video.frames)
-        if self.video.duration is not None and self.video.time_base is not None:
-            return max(1, round(float(self.video.duration * self.video.time_base * self.rate)))
+        if self.duration is not None:
+            return max(1, round(self.duration * float(self.fps)))
         return None
 
     def packets(self) -> Iterator[tuple[str, object, int | None]]:
-        """Yield ("video", rgb, pts) and ("audio", packet, None) in file order."""
+        """Yield ("video", rgb, pts) and ("audio", packet, None) in file order, once.
+
+        Video pts are in ``self.video.time_base`` and strictly increasing (a broken file's
+        repeated or missing pts is replaced by the previous pts + 1, which x264 requires).
+        """
+        head, self._head = self._head, []
+        yield from head
+        yield from self._items
+
+    def _demux(self) -> Iterator[tuple[str, object, int | None]]:
         streams = [self.video] + ([self.audio] if self.audio is not None else [])
-        decoded = 0
         try:
             for packet in self.container.demux(*streams):
                 if packet.stream is self.audio:
@@ -102,71 +142,146 @@ class VideoReader:
                         yield "audio", packet, None
                     continue
                 for frame in packet.decode():
-                    decoded += 1
-                    yield "video", self._upright(frame), frame.pts
+                    self.decoded += 1
+                    yield "video", self._upright(frame), self._monotonic(frame.pts)
         except av.FFmpegError:
-            self.truncated_after = decoded
+            self.truncated_after = self.decoded
+            return
+        if self.video.frames and self.decoded < self.video.frames:  # header knows the count
+            self.truncated_after = self.decoded
 
-    @staticmethod
-    def _upright(frame: av.VideoFrame) -> np.ndarray:
-        rgb = frame.to_ndarray(format="rgb24")
+    def _monotonic(self, pts: int | None) -> int:
+        if pts is None or (self._last_pts is not None and pts <= self._last_pts):
+            pts = 0 if self._last_pts is None else self._last_pts + 1
+        self._last_pts = pts
+        return pts
+
+    def _upright(self, frame: av.VideoFrame) -> np.ndarray:
+        """RGB uint8 HxWx3, turned as the display matrix says (ffmpeg's autorotate)."""
+        rgb = frame.to_ndarray(format="rgb24", src_colorspace=self.matrix(frame.height))
         turns = round((frame.rotation or 0) / 90) % 4  # counter-clockwise quarter turns
         return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
+    def matrix(self, coded_height: int) -> Colorspace:
+        """The YUV matrix of the input: as tagged, else BT.709 for HD and BT.601 below.
+
+        Decoding and encoding use the same matrix (and the output is tagged with it), so
+        colours do not shift between input and output in any player.
+        """
+        tagged = self.video.codec_context.colorspace
+        if tagged == 1:  # AVCOL_SPC_BT709
+            return Colorspace.ITU709
+        if tagged in (5, 6):  # BT470BG, SMPTE170M
+            return Colorspace.ITU601
+        return Colorspace.ITU709 if coded_height >= 720 else Colorspace.ITU601
+
+
+def _open_input(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise LivebokehError(f"input not found: {path}")
+    if path.is_dir():
+        raise LivebokehError(f"input is a folder, not a video: {path}")
+    if path.stat().st_size == 0:
+        raise LivebokehError(f"input is empty (0 bytes): {path}")
+    try:
+        return av.open(str(path))
+    except av.FFmpegError as exc:
+        raise LivebokehError(f"cannot read video {path}: {exc.strerror or exc} "
+                             "(not a video, or damaged)") from None
+    except (OSError, ValueError) as exc:
+        raise LivebokehError(f"cannot read video {path}: {exc}") from None
+
+
+def _main_video_stream(container) -> av.video.stream.VideoStream | None:
+    """The first real video stream; cover art in music files (attached pictures) is not one."""
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    return None
+
 
 class VideoWriter:
-    """H.264 (libx264, yuv420p) writer that keeps input timestamps and muxes audio.
+    """H.264 (libx264, yuv420p) writer that keeps the input's timestamps and muxes its audio.
 
-    ``template`` is the input ``VideoReader``: its time base is used for every frame and its
-    audio stream is copied or transcoded.
+    ``reader`` is the input: its video time base is used for every frame (each frame keeps
+    its own pts, so variable frame rate survives) and its audio stream is copied, or
+    re-encoded to AAC where the container cannot hold the codec. Frames must be even-sized
+    (yuv420p); ``process_video`` pads odd sizes by one replicated row/column.
+    As a context manager it finishes the file on success and abandons it on error.
     """
 
-    def __init__(self, path: Path, fmt: str, reader: VideoReader, width: int, height: int,
-                 crf: int, with_audio: bool = True):
-        self.container = av.open(str(path), "w", format=fmt,
-                                 options={"movflags": "+faststart"} if fmt == "mp4" else {})
+    def __init__(self, path: Path, reader: VideoReader, crf: int, with_audio: bool = True):
+        fmt = container_format(path)
+        options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
+        self.container = av.open(str(path), "w", format=fmt, options=options)
+        try:
+            self._add_streams(fmt, reader, crf, with_audio)
+        except BaseException:
+            self.abandon()
+            raise
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abandon()
+
+    def _add_streams(self, fmt: str, reader: VideoReader, crf: int, with_audio: bool) -> None:
         self.time_base = reader.video.time_base or Fraction(1, 1000)
-        self.stream = self.container.add_stream("libx264", rate=reader.rate)
+        width, height = reader.size
+        self.matrix = reader.matrix(reader.video.height)
+        self.stream = self.container.add_stream("libx264", rate=reader.fps)
         self.stream.width, self.stream.height = width + width % 2, height + height % 2
         self.stream.pix_fmt = "yuv420p"
         self.stream.time_base = self.time_base
         self.stream.codec_context.time_base = self.time_base
         self.stream.options = {"crf": str(crf), "preset": X264_PRESET}
+        _tag_colours(self.stream.codec_context, self.matrix)
         self.audio_in = reader.audio if with_audio else None
         self.audio_out = None
         self.copy_audio = False
         if self.audio_in is not None:
             self._add_audio(fmt)
-        self._next_pts = 0
 
     def _add_audio(self, fmt: str) -> None:
         copyable = COPYABLE_AUDIO[fmt]
-        name = self.audio_in.codec_context.name
+        name = self.audio_in.codec_context.codec.canonical_name  # "mp3", not "mp3float"
         self.copy_audio = copyable is None or name in copyable
         if self.copy_audio:
             self.audio_out = self.container.add_stream_from_template(self.audio_in)
         else:
-            self.audio_out = self.container.add_stream("aac", rate=self.audio_in.rate or 48000)
-            self.audio_out.layout = self.audio_in.layout.name if self.audio_in.layout else "stereo"
+            rate = self.audio_in.rate or 48000
+            channels = self.audio_in.layout.nb_channels if self.audio_in.layout else 2
+            layout = AAC_LAYOUTS.get(channels)  # named order: AAC rejects "N channels"
+            if layout is None:
+                raise LivebokehError(f"cannot convert {channels}-channel {name} audio to AAC "
+                                     "for this container; write .mkv to copy it as is")
+            self.audio_out = self.container.add_stream("aac", rate=rate, layout=layout)
+            self.audio_out.time_base = self.audio_out.codec_context.time_base = Fraction(1, rate)
 
-    def write_frame(self, rgb: np.ndarray, pts: int | None) -> None:
-        """Encode one RGB frame (even-sized) at ``pts`` (input time base; None → next)."""
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24" if rgb.ndim == 3 else "gray")
-        frame.pts = self._next_pts if pts is None else pts
+    def write_frame(self, image: np.ndarray, pts: int) -> None:
+        """Encode one even-sized RGB (HxWx3) or grey (HxW) uint8 frame at ``pts``."""
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24" if image.ndim == 3 else "gray")
+        if image.ndim == 3:
+            frame = frame.reformat(format="yuv420p", dst_colorspace=self.matrix,
+                                   dst_color_range="MPEG")
+        frame.pts = pts
         frame.time_base = self.time_base
-        self._next_pts = frame.pts + 1
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
 
     def write_audio(self, packet: av.Packet) -> None:
+        """Mux one demuxed input audio packet: as is, or decoded and re-encoded to AAC."""
         if self.audio_out is None:
             return
         if self.copy_audio:
-            packet.stream = self.audio_out
+            packet.stream = self.audio_out  # mux rescales its timestamps to the output's
             self.container.mux(packet)
             return
         for frame in packet.decode():
-            frame.pts = None
             for out_packet in self.audio_out.encode(frame):
                 self.container.mux(out_packet)
 
@@ -179,49 +294,72 @@ class VideoWriter:
                 self.container.mux(packet)
         self.container.close()
 
+    def abandon(self) -> None:
+        """Close without caring whether the file is valid: it is about to be deleted."""
+        with contextlib.suppress(Exception):
+            self.container.close()
+
+
+def _tag_colours(codec_context, matrix: Colorspace) -> None:
+    """Tag the stream with the matrix used to encode (BT.709 or BT.601), limited range."""
+    if matrix == Colorspace.ITU709:
+        codec_context.colorspace = codec_context.color_primaries = codec_context.color_trc = 1
+    else:  # SMPTE 170M (BT.601 525-line) for matrix and transfer, primaries left unspecified
+        codec_context.colorspace = codec_context.color_trc = 6
+    codec_context.color_range = 1  # MPEG / TV range
+
 
 def _validate_outputs(input_path: Path, output: Path, save_matte: Path | None) -> None:
     container_format(output)
     check_output_path(output, input_path)
     if save_matte is not None:
         container_format(save_matte)
+        if save_matte.resolve() == output.resolve():
+            raise LivebokehError(f"--save-matte and -o are the same file: {output}")
         check_output_path(save_matte, input_path, output)
-
-
-def _load_still(path, size) -> np.ndarray:
-    from livebokeh.photo import read_grey
-
-    return read_grey(path, size)
 
 
 def process_video(input_path, output, settings: BokehSettings, mask_path=None, matte_path=None,
                   save_matte=None, crf: int = 18) -> None:
     """The ``livebokeh video`` job: blur every frame, keep audio and timestamps, write atomically.
 
-    ``mask_path``/``matte_path`` are still images applied to every frame. Ctrl-C leaves no
-    partial file at the target (KeyboardInterrupt propagates after cleanup).
+    Everything is checked before any output is created: output types and folders, the input
+    (readable, has a decodable video frame), the mask and matte images. ``mask_path`` and
+    ``matte_path`` are still images (resized to the frame) applied to every frame.
+    ``save_matte`` is a second video: the matte as grey (255 = subject), same timestamps.
+    Ctrl-C or any error removes the temp files and leaves existing targets untouched
+    (KeyboardInterrupt propagates after cleanup).
     """
+    from livebokeh.photo import read_grey
+
     input_path, output = Path(input_path), Path(output)
     save_matte = Path(save_matte) if save_matte is not None else None
     _validate_outputs(input_path, output, save_matte)
     with VideoReader(input_path) as reader:
+        if mask_path is not None:
+            settings.refine_mask = read_grey(mask_path, reader.size)
+        if matte_path is not None:
+            settings.matte = read_grey(matte_path, reader.size)
         with atomic_output(output) as tmp, _matte_target(save_matte) as tmp_matte:
-            _run(reader, tmp, tmp_matte, settings, crf, mask_path, matte_path)
+            _run(reader, tmp, tmp_matte, settings, crf)
         if reader.truncated_after is not None:
-            print(f"livebokeh: warning: input is truncated or corrupt after frame "
+            print(f"livebokeh: warning: {input_path.name} is truncated or corrupt after frame "
                   f"{reader.truncated_after}; the output ends there", file=sys.stderr)
 
 
 def _matte_target(save_matte: Path | None):
-    import contextlib
-
     return atomic_output(save_matte) if save_matte is not None else contextlib.nullcontext()
 
 
 class _EvenBuffer:
-    """Reusable even-sized RGB buffer; the odd last row/column replicates its neighbour."""
+    """Reusable even-sized frame buffer (yuv420p needs even sides).
 
-    def __init__(self, height: int, width: int, channels: int = 3):
+    The pipeline writes into ``view`` (the true size); ``padded()`` fills the extra last
+    row/column, if any, by replicating its neighbour, so odd-sized inputs come out one pixel
+    taller/wider rather than losing a row or column of picture.
+    """
+
+    def __init__(self, width: int, height: int, channels: int = 3):
         shape = (height + height % 2, width + width % 2) + ((channels,) if channels > 1 else ())
         self.full = np.empty(shape, np.uint8)
         self.view = self.full[:height, :width]
@@ -236,55 +374,28 @@ class _EvenBuffer:
 
 
 def _run(reader: VideoReader, tmp: Path, tmp_matte: Path | None, settings: BokehSettings,
-         crf: int, mask_path, matte_path) -> None:
+         crf: int) -> None:
+    """Decode, blur and encode every frame; audio packets are muxed as they are demuxed."""
     from livebokeh.pipeline import BokehProcessor
 
-    writer = matte_writer = out = matte_out = None
-    pending_audio: list[av.Packet] = []  # audio demuxed before the first decoded frame
-    fmt = container_format(tmp)
-    progress = tqdm(total=reader.frame_count, unit="frame", desc=reader.path.name,
-                    disable=not sys.stderr.isatty(), leave=False)
-    try:
-        with BokehProcessor(settings, video=True) as processor:
-            for kind, item, pts in reader.packets():
-                if kind == "audio":
-                    if writer is None:
-                        pending_audio.append(item)
-                    else:
-                        writer.write_audio(item)
-                    continue
-                rgb = item
-                if writer is None:
-                    h, w = rgb.shape[:2]
-                    if mask_path is not None:
-                        settings.refine_mask = _load_still(mask_path, (w, h))
-                    if matte_path is not None:
-                        settings.matte = _load_still(matte_path, (w, h))
-                    writer = VideoWriter(tmp, fmt, reader, w, h, crf)
-                    out = _EvenBuffer(h, w)
-                    if tmp_matte is not None:
-                        matte_writer = VideoWriter(tmp_matte, container_format(tmp_matte),
-                                                   reader, w, h, crf, with_audio=False)
-                        matte_out = _EvenBuffer(h, w, channels=1)
-                    for packet in pending_audio:
-                        writer.write_audio(packet)
-                    pending_audio.clear()
-                ms = None if pts is None else int(pts * reader.video.time_base * 1000)
-                result = processor.process(rgb, ms, out=out.view)
-                writer.write_frame(out.padded(), pts)
-                if matte_writer is not None:
-                    cv2.convertScaleAbs(result.matte, matte_out.view, alpha=255.0)
-                    matte_writer.write_frame(matte_out.padded(), pts)
-                progress.update(1)
-        if writer is None:
-            raise LivebokehError(f"no decodable video frame in {reader.path}")
-        for finished in (writer, matte_writer):
-            if finished is not None:
-                finished.close()
-    except BaseException:
-        for unfinished in (writer, matte_writer):
-            if unfinished is not None:
-                unfinished.container.close()
-        raise
-    finally:
-        progress.close()
+    ms_per_tick = float(reader.video.time_base or Fraction(1, 1000)) * 1000.0
+    out = _EvenBuffer(*reader.size)
+    matte_out = _EvenBuffer(*reader.size, channels=1) if tmp_matte is not None else None
+    with contextlib.ExitStack() as stack:  # on error: writers abandoned, nothing flushed
+        writer = stack.enter_context(VideoWriter(tmp, reader, crf))
+        if tmp_matte is not None:
+            matte_writer = stack.enter_context(VideoWriter(tmp_matte, reader, crf, False))
+        progress = stack.enter_context(
+            tqdm(total=reader.frame_count, unit="frame", desc=reader.path.name,
+                 disable=not sys.stderr.isatty(), leave=False))
+        processor = stack.enter_context(BokehProcessor(settings, video=True))
+        for kind, item, pts in reader.packets():
+            if kind == "audio":
+                writer.write_audio(item)
+                continue
+            result = processor.process(item, round(pts * ms_per_tick), out=out.view)
+            writer.write_frame(out.padded(), pts)
+            if matte_out is not None:
+                cv2.convertScaleAbs(result.matte, matte_out.view, alpha=255.0)
+                matte_writer.write_frame(matte_out.padded(), pts)
+            progress.update(1)
