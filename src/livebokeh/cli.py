@@ -194,16 +194,20 @@ def _parse_size(ctx, param, values):
 @click.option("--warmup", type=click.IntRange(0), default=5, show_default=True)
 @click.option("--strength", "strengths", type=click.FloatRange(0, 100), multiple=True,
               help="Strength; repeat for several (default 20 and 100).")
+@click.option("--style", "styles", type=click.Choice(STYLES), multiple=True,
+              help="Blur style; repeat for several (default gaussian).")
 @click.option("--input", "input_path", type=existing_file,
-              help="Image or video to time on (default: the bundled portrait).")
+              help="Image or video to time on (default: the bundled portrait photo, "
+                   "else a generated scene with a figure).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_friendly
-def bench(sizes, frames, warmup, strengths, input_path, as_json) -> None:
+def bench(sizes, frames, warmup, strengths, styles, input_path, as_json) -> None:
     """Time each stage (segmentation, matte, render, encode): median and p95 ms."""
     from livebokeh.bench import format_table, run_bench
 
     report = run_bench(sizes or [(1280, 720), (1920, 1080)], strengths or (20.0, 100.0),
-                       frames=frames, warmup=warmup, input_path=input_path)
+                       frames=frames, warmup=warmup, input_path=input_path,
+                       styles=styles or ("gaussian",))
     if as_json:
         import json
 

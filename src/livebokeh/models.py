@@ -128,28 +128,73 @@ def resolve_model(name: str, path: str | os.PathLike | None = None) -> ResolvedM
     return resolved
 
 
-def fetch_model(name: str = "depth", url: str | None = None, progress: bool = True) -> Path:
+FETCH_SCHEMES = ("http", "https", "ftp")
+
+
+def _download_failure(name: str, source: str, exc: OSError) -> LivebokehError:
+    """One line for a failed download: HTTP status, unreachable host, or the OS error."""
+    import requests
+
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        reason = f"the server answered HTTP {exc.response.status_code} {exc.response.reason}"
+    elif isinstance(exc, requests.ConnectionError):
+        reason = "could not connect (offline, wrong address or server down)"
+    elif isinstance(exc, requests.Timeout):
+        reason = "the server did not answer in time"
+    else:
+        reason = str(exc)
+    return LivebokehError(f"download of '{name}' from {source} failed: {reason}")
+
+
+def verified_cache_copy(name: str) -> Path | None:
+    """The user-cache copy of model ``name`` if it is there and matches its pin, else None."""
+    spec = REGISTRY[name]
+    target = cache_dir() / spec.filename
+    return target if target.is_file() and sha256_of(target) == spec.sha256 else None
+
+
+def fetch_model(name: str = "depth", url: str | None = None, progress: bool = True,
+                force: bool = False) -> Path:
     """Download model ``name`` into the user cache, verifying its pinned sha256.
 
     ``url`` overrides the pinned address (a mirror, or a local server in tests); the digest
-    is checked either way. An existing verified file is not downloaded again.
+    is checked either way. An existing verified file is kept unless ``force``. The download
+    goes to a staging folder inside the cache dir and is moved into place only once
+    verified, so a failed, wrong or interrupted download leaves no file behind and never
+    replaces a good one.
     """
+    import tempfile
+    from urllib.parse import urlparse
+
     import pooch
 
     spec = REGISTRY[name]
     source = url or spec.url
     if source is None:
         raise LivebokehError(f"model '{name}' ships with livebokeh; there is nothing to fetch")
+    if urlparse(source).scheme not in FETCH_SCHEMES:
+        raise LivebokehError(f"cannot download from '{source}': use an http(s) or ftp address")
+    target = verified_cache_copy(name)
+    if target is not None and not force:
+        return target
+    target = cache_dir() / spec.filename
+    pooch.get_logger().setLevel("WARNING")  # its "Downloading ... to <staging path>" misleads
     try:
-        fetched = pooch.retrieve(
-            source, known_hash=f"sha256:{spec.sha256}", fname=spec.filename,
-            path=cache_dir(), progressbar=progress,
-        )
-    except ValueError as exc:  # pooch raises ValueError on a digest mismatch
-        raise LivebokehError(f"download of '{name}' failed verification: {exc}") from None
-    except OSError as exc:
-        raise LivebokehError(f"download of '{name}' from {source} failed: {exc}") from None
-    return Path(fetched)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".fetch-") as staging:
+            fetched = pooch.retrieve(
+                source, known_hash=f"sha256:{spec.sha256}", fname=spec.filename,
+                path=staging, progressbar=progress,
+            )
+            os.replace(fetched, target)
+    except ValueError:  # pooch raises ValueError on a digest mismatch
+        raise LivebokehError(
+            f"download of '{name}' from {source} is not the expected file "
+            f"(sha256 mismatch); nothing was saved"
+        ) from None
+    except OSError as exc:  # requests' errors are OSErrors too
+        raise _download_failure(name, source, exc) from None
+    return target
 
 
 def describe_models() -> list[str]:
@@ -162,7 +207,8 @@ def describe_models() -> list[str]:
             size = "-"
         else:
             ok = sha256_of(found.path) == spec.sha256
-            where = f"{found.origin}: {found.path}" + ("" if ok else " (CORRUPT: sha256 mismatch)")
+            check = "sha256 ok" if ok else "CORRUPT (sha256 mismatch: delete it or fetch again)"
+            where = f"{found.origin}: {found.path}  {check}"
             size = f"{found.path.stat().st_size / 1024:.0f} KiB"
         lines.append(f"{spec.name:17} {spec.license:11} {size:>9}  {where}")
         lines.append(f"{'':17} {spec.description}")

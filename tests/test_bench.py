@@ -1,0 +1,145 @@
+"""`livebokeh bench`: real pipeline runs on small frames; report structure and clean errors.
+
+Speeds are not asserted here (the machine is shared); only that every figure is a real,
+positive, finite time and that the report says what was run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from clips import make_clip
+from conftest import PEOPLE, need
+from livebokeh.bench import animated, source_frames
+from livebokeh.cli import main
+from livebokeh.settings import STYLES
+
+STAGES = {"segmentation", "matte", "render", "encode"}
+
+
+def bench(*args: str):
+    return CliRunner().invoke(main, ["bench", *args])
+
+
+def bench_json(*args: str) -> dict:
+    result = bench(*args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def positive(value) -> bool:
+    return isinstance(value, float) and math.isfinite(value) and value > 0
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    return bench_json("--size", "320x180", "--frames", "5", "--warmup", "1")
+
+
+def test_json_has_one_run_per_strength_with_every_stage(report):
+    runs = report["runs"]
+    assert [(r["size"], r["strength"]) for r in runs] == [("320x180", 20.0), ("320x180", 100.0)]
+    for run in runs:
+        assert (run["width"], run["height"], run["style"]) == (320, 180, "gaussian")
+        assert set(run["stages"]) == STAGES
+        for stats in [*run["stages"].values(), run["total"]]:
+            assert positive(stats["median_ms"]) and positive(stats["p95_ms"])
+            assert stats["p95_ms"] >= stats["median_ms"]
+        stage_sum = sum(s["median_ms"] for s in run["stages"].values())
+        assert run["total"]["median_ms"] == pytest.approx(stage_sum, rel=0.5)
+        assert run["total"]["fps"] == pytest.approx(1000 / run["total"]["median_ms"], rel=0.01)
+        assert run["subject_share"] > 0.05  # the default frames show a person
+
+
+def test_json_reports_ratios_settings_and_machine(report):
+    (ratio,) = report["strength_ratios"]
+    assert (ratio["size"], ratio["style"], ratio["strength"], ratio["vs"]) == (
+        "320x180", "gaussian", 100.0, 20.0)
+    assert positive(ratio["total"]) and positive(ratio["render"])
+    assert report["settings"]["frames"] == 5 and report["settings"]["warmup"] == 1
+    assert report["settings"]["source"] in ("portrait", "generated")
+    machine = report["machine"]
+    assert machine["cpus"] >= 1 and machine["versions"]["mediapipe"]
+
+
+def test_table_lists_stages_runs_and_ratio():
+    result = bench("--size", "160x96", "--size", "192x108", "--frames", "2", "--warmup", "0",
+                   "--strength", "40")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert all(name in lines[0] for name in [*STAGES, "total", "fps"])
+    assert lines[1].split()[:3] == ["160x96", "gaussian", "40"]
+    assert lines[2].split()[:3] == ["192x108", "gaussian", "40"]
+    assert "median (p95)" in lines[-1]
+
+
+def test_every_style_can_be_timed():
+    args = [a for style in STYLES for a in ("--style", style)]
+    report = bench_json("--size", "160x96", "--frames", "2", "--warmup", "0",
+                        "--strength", "50", *args)
+    assert [run["style"] for run in report["runs"]] == list(STYLES)
+    for run in report["runs"]:
+        assert set(run["stages"]) >= STAGES and positive(run["total"]["median_ms"])
+    assert report["strength_ratios"] == []  # one strength: nothing to compare
+
+
+def test_bench_on_a_photo_and_a_video(tmp_path):
+    photo = need(PEOPLE / "images" / "1.jpg")
+    report = bench_json("--input", str(photo), "--size", "192x144", "--frames", "3",
+                        "--warmup", "0", "--strength", "30")
+    assert report["settings"]["source"] == str(photo)
+    assert report["runs"][0]["subject_share"] > 0.05
+    clip = make_clip(tmp_path / "clip.mp4", frames=4, size=(320, 180), audio=None)
+    report = bench_json("--input", str(clip), "--size", "256x144", "--frames", "6",
+                        "--warmup", "0", "--strength", "30")
+    assert set(report["runs"][0]["stages"]) == STAGES
+
+
+def test_video_input_is_resized_and_a_photo_is_animated(tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4", frames=4, size=(320, 180), audio=None)
+    frames, source = source_frames(200, 120, 10, clip)
+    assert source == str(clip) and len(frames) == 4
+    assert all(f.shape == (120, 200, 3) and f.dtype == np.uint8 for f in frames)
+
+
+def test_animated_pans_in_a_closed_loop():
+    rgb = np.random.default_rng(1).integers(0, 256, (90, 160, 3), np.uint8)
+    frames = animated(rgb, 8)
+    assert np.array_equal(frames[0], rgb)  # phase 0: no shift, so the loop closes
+    assert all(not np.array_equal(a, b) for a, b in zip(frames, frames[1:], strict=False))
+
+
+@pytest.mark.parametrize("size", ["abc", "1280x", "10x10", "1280x720x3", "0x0"])
+def test_invalid_size_is_a_clean_error(size):
+    result = bench("--size", size, "--frames", "1")
+    assert result.exit_code == 2
+    assert "--size" in result.stderr and "Traceback" not in result.output
+
+
+def test_missing_input_is_a_clean_error(tmp_path):
+    result = bench("--input", str(tmp_path / "nope.mp4"), "--frames", "1")
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+def test_unreadable_input_is_one_line(tmp_path):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all")
+    result = bench("--input", str(junk), "--size", "160x96", "--frames", "1")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("livebokeh: error: ") and result.stderr.count("\n") == 1
+
+
+def test_table_warns_when_no_person_is_found(tmp_path):
+    from PIL import Image
+
+    empty_room = tmp_path / "wall.png"
+    Image.new("RGB", (320, 180), (180, 170, 150)).save(empty_room)
+    result = bench("--input", str(empty_room), "--size", "160x96", "--frames", "2",
+                   "--warmup", "0", "--strength", "30")
+    assert result.exit_code == 0, result.output
+    assert "no person found" in result.stdout
