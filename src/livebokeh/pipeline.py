@@ -14,12 +14,16 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from livebokeh.dof import DepthOfField
 from livebokeh.grain import add_grain, estimate_noise, grain_sigma
+from livebokeh.lens import lens_blur
 from livebokeh.matte import MatteRefiner, MatteSmoother, apply_refine_mask
 from livebokeh.render import blur_radius, composite, gaussian_background
 from livebokeh.segmentation import PersonSegmenter
 from livebokeh.settings import BokehSettings
 from livebokeh.styles import motion_background, motion_length, radial_background
+
+GRAIN_FULL_RADIUS = 2.0  # pixels of CoC from which a pixel has lost all its own noise
 
 
 @dataclass
@@ -65,6 +69,8 @@ class BokehProcessor:
         self._noise_sigma: float | None = None
         self._rng = np.random.default_rng(0)
         self.timings_ms: dict[str, float] = {}
+        self.dof = DepthOfField(self.settings, video) if self.settings.style == "lens" else None
+        self._lens_work: dict[str, np.ndarray] = {}
 
     def __enter__(self) -> BokehProcessor:
         return self
@@ -74,6 +80,8 @@ class BokehProcessor:
 
     def close(self) -> None:
         self.segmenter.close()
+        if self.dof is not None:
+            self.dof.close()
 
     def _buffers(self, height: int, width: int) -> None:
         if self._out is None or self._out.shape[:2] != (height, width):
@@ -109,12 +117,32 @@ class BokehProcessor:
 
     def render(self, rgb: np.ndarray, matte: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Blur the background of ``rgb`` behind ``matte`` into ``out`` (uint8 RGB)."""
+        if self.dof is not None:
+            return self._render_lens(rgb, matte, out)
         background = self._background(rgb, matte)
         if background is None:
             np.copyto(out, rgb)
             return out
         composite(rgb, matte, background, out, self._work)
         self._add_grain(rgb, matte, out, self._work["inv"])
+        return out
+
+    def _render_lens(self, rgb: np.ndarray, matte: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Depth-aware lens blur: CoC from depth and focus, aperture-shaped blur, grain."""
+        s = self.settings
+        t0 = time.perf_counter()
+        max_radius = blur_radius(s.strength, rgb.shape[1], rgb.shape[0])
+        coc = self.dof.coc(rgb, matte, max_radius)
+        self.timings_ms["depth"] = (time.perf_counter() - t0) * 1e3
+        lens_blur(rgb, coc, matte, blades=s.blades, rotation_deg=s.blade_rotation, out=out,
+                  work=self._lens_work)
+        amount = self._work.get("blur_amount")
+        if amount is None or amount.shape != coc.shape:
+            amount = self._work["blur_amount"] = np.empty_like(coc)
+        cv2.absdiff(coc, 0.0, dst=amount)
+        cv2.multiply(amount, 1.0 / GRAIN_FULL_RADIUS, dst=amount)
+        cv2.min(amount, 1.0, dst=amount)
+        self._add_grain(rgb, matte, out, amount)
         return out
 
     def _background(self, rgb: np.ndarray, matte: np.ndarray) -> np.ndarray | None:
