@@ -7,6 +7,7 @@ Ctrl-C ends with exit 130 and no partial output.
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from pathlib import Path
 
@@ -75,6 +76,11 @@ def blur_options(command):
                      help="lens: ONNX depth model [default: TCMonoDepth from the model cache]."),
         click.option("--depth-every", type=click.IntRange(1, 100), default=3, show_default=True,
                      help="lens, video: run the depth model every N frames."),
+        click.option("--depth-map", "depth_map_path", type=existing_file,
+                     help="lens: use this depth map (16-bit PNG, float TIFF or .npy)."),
+        click.option("--depth-kind", type=click.Choice(["inverse", "depth"]), default="inverse",
+                     show_default=True,
+                     help="What --depth-map holds: inverse depth (disparity) or distance."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -108,6 +114,7 @@ def settings_from(**options) -> BokehSettings:
 @click.version_option(package_name="livebokeh")
 def main() -> None:
     """Portrait-lens background blur for photos, videos and webcams."""
+    logging.basicConfig(format="livebokeh: %(message)s", level=logging.INFO)
 
 
 @main.command()
@@ -116,13 +123,20 @@ def main() -> None:
 @blur_options
 @click.option("--quality", type=click.IntRange(1, 100), default=92, show_default=True,
               help="JPEG/WebP quality.")
+@click.option("--save-coc", type=output_file,
+              help="lens: write the CoC radius in pixels (float32 .npy or .tiff).")
+@click.option("--save-depth", type=output_file,
+              help="lens: write the depth used (16-bit PNG, 65535 = nearest).")
 @_friendly
-def photo(input_path, output, mask_path, matte_path, save_matte, quality, **blur):
+def photo(input_path, output, mask_path, matte_path, save_matte, quality, save_coc, save_depth,
+          depth_map_path, depth_kind, **blur):
     """Blur the background of a photo (JPEG, PNG, WebP, BMP, TIFF)."""
     from livebokeh.photo import process_photo
 
     process_photo(input_path, output, settings_from(**blur), mask_path=mask_path,
-                  matte_path=matte_path, save_matte=save_matte, quality=quality)
+                  matte_path=matte_path, save_matte=save_matte, quality=quality,
+                  depth_map_path=depth_map_path, depth_kind=depth_kind, save_coc=save_coc,
+                  save_depth=save_depth)
 
 
 @main.command()
@@ -134,14 +148,16 @@ def photo(input_path, output, mask_path, matte_path, save_matte, quality, **blur
               help="H.264 quality (lower is better).")
 @click.option("--no-temporal", is_flag=True, help="Do not smooth the matte over time.")
 @_friendly
-def video(input_path, output, mask_path, matte_path, save_matte, crf, no_temporal, **blur):
+def video(input_path, output, mask_path, matte_path, save_matte, crf, no_temporal,
+          depth_map_path, depth_kind, **blur):
     """Blur the background of a video; audio and timestamps are kept."""
     from livebokeh.video import process_video
 
     settings = settings_from(**blur)
     settings.temporal = not no_temporal
     process_video(input_path, output, settings, mask_path=mask_path, matte_path=matte_path,
-                  save_matte=save_matte, crf=crf)
+                  save_matte=save_matte, crf=crf, depth_map_path=depth_map_path,
+                  depth_kind=depth_kind)
 
 
 @main.group(invoke_without_command=True)

@@ -44,6 +44,11 @@ class DepthOfField:
         self._coc: np.ndarray | None = None
         self.depth: np.ndarray | None = None  # last normalised inverse depth (low resolution)
 
+    @property
+    def last_coc(self) -> np.ndarray | None:
+        """The CoC map of the last frame (reused buffer)."""
+        return self._coc
+
     def close(self) -> None:
         if self.async_depth is not None:
             self.async_depth.close()

@@ -134,8 +134,16 @@ def write_matte(path: str | Path, matte: np.ndarray) -> None:
 
 
 def process_photo(input_path, output, settings: BokehSettings, mask_path=None,
-                  matte_path=None, save_matte=None, quality: int = 92) -> None:
-    """The ``livebokeh photo`` job: validate everything, blur, write outputs atomically."""
+                  matte_path=None, save_matte=None, quality: int = 92, depth_map_path=None,
+                  depth_kind: str = "inverse", save_coc=None, save_depth=None) -> None:
+    """The ``livebokeh photo`` job: validate everything, blur, write outputs atomically.
+
+    ``depth_map_path``/``depth_kind``: bring-your-own depth (``depth.load_depth_map``).
+    ``save_coc`` (.npy/.tiff, float32 pixels) and ``save_depth`` (16-bit PNG) need the lens
+    style.
+    """
+    from livebokeh.coc import save_coc as write_coc
+    from livebokeh.depth import load_depth_map, save_depth_png
     from livebokeh.pipeline import BokehProcessor
 
     input_path, output = Path(input_path), Path(output)
@@ -146,14 +154,27 @@ def process_photo(input_path, output, settings: BokehSettings, mask_path=None,
         if save_matte.suffix.lower() != ".png":
             raise LivebokehError(f"--save-matte writes PNG; use a .png name, not {save_matte.name}")
         check_output_path(save_matte, input_path, output)
+    for extra in (save_coc, save_depth):
+        if extra is not None:
+            if settings.style != "lens":
+                raise LivebokehError("--save-coc and --save-depth need --style lens")
+            check_output_path(Path(extra), input_path, output)
     rgb, alpha = read_image(input_path)
     size = (rgb.shape[1], rgb.shape[0])
     if mask_path is not None:
         settings.refine_mask = read_grey(mask_path, size)
     if matte_path is not None:
         settings.matte = read_grey(matte_path, size)
+    if depth_map_path is not None:
+        settings.depth_map = load_depth_map(depth_map_path, depth_kind, size)
     with BokehProcessor(settings, video=False) as processor:
         result = processor.process(rgb)
         write_image(output, result.image, alpha, quality)
         if save_matte is not None:
             write_matte(save_matte, result.matte)
+        if save_coc is not None:
+            write_coc(save_coc, result.coc)
+        if save_depth is not None and result.depth is not None:
+            save_depth_png(save_depth, cv2.resize(result.depth, size))
+        elif save_depth is not None:
+            raise LivebokehError("--save-depth: no depth was used (no depth model or map)")

@@ -30,13 +30,17 @@ GRAIN_FULL_RADIUS = 2.0  # pixels of CoC from which a pixel has lost all its own
 class FrameResult:
     """One processed frame: ``image`` RGB uint8 HxWx3, ``matte`` float32 HxW (1 = subject).
 
-    ``timings_ms`` holds per-stage wall time in milliseconds (segmentation, matte, render).
-    Arrays belong to the processor and are overwritten by the next frame: copy to keep.
+    ``timings_ms`` holds per-stage wall time in milliseconds (segmentation, matte, depth,
+    render). Lens style only: ``coc`` signed CoC radius (float32 HxW, pixels, >0 far) and
+    ``depth`` the normalised inverse depth used (float32, 0..1, model resolution; None
+    without depth). Arrays belong to the processor and are overwritten by the next frame.
     """
 
     image: np.ndarray
     matte: np.ndarray
     timings_ms: dict[str, float] = field(default_factory=dict)
+    coc: np.ndarray | None = None
+    depth: np.ndarray | None = None
 
 
 def _given_matte(matte: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -183,7 +187,10 @@ class BokehProcessor:
         t0 = time.perf_counter()
         result = self.render(rgb, matte, self._out if out is None else out)
         self._lap("render", t0)
-        return FrameResult(result, matte, dict(self.timings_ms))
+        if self.dof is None:
+            return FrameResult(result, matte, dict(self.timings_ms))
+        return FrameResult(result, matte, dict(self.timings_ms), self.dof.last_coc,
+                           self.dof.depth)
 
 
 def blur_image(rgb: np.ndarray, settings: BokehSettings | None = None, **options) -> np.ndarray:

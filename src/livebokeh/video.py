@@ -320,7 +320,8 @@ def _validate_outputs(input_path: Path, output: Path, save_matte: Path | None) -
 
 
 def process_video(input_path, output, settings: BokehSettings, mask_path=None, matte_path=None,
-                  save_matte=None, crf: int = 18) -> None:
+                  save_matte=None, crf: int = 18, depth_map_path=None,
+                  depth_kind: str = "inverse") -> None:
     """The ``livebokeh video`` job: blur every frame, keep audio and timestamps, write atomically.
 
     Everything is checked before any output is created: output types and folders, the input
@@ -328,8 +329,10 @@ def process_video(input_path, output, settings: BokehSettings, mask_path=None, m
     ``matte_path`` are still images (resized to the frame) applied to every frame.
     ``save_matte`` is a second video: the matte as grey (255 = subject), same timestamps.
     Ctrl-C or any error removes the temp files and leaves existing targets untouched
-    (KeyboardInterrupt propagates after cleanup).
+    (KeyboardInterrupt propagates after cleanup). ``depth_map_path`` is a still depth map
+    (``depth.load_depth_map``) used for every frame by the lens style.
     """
+    from livebokeh.depth import load_depth_map
     from livebokeh.photo import read_grey
 
     input_path, output = Path(input_path), Path(output)
@@ -340,6 +343,8 @@ def process_video(input_path, output, settings: BokehSettings, mask_path=None, m
             settings.refine_mask = read_grey(mask_path, reader.size)
         if matte_path is not None:
             settings.matte = read_grey(matte_path, reader.size)
+        if depth_map_path is not None:
+            settings.depth_map = load_depth_map(depth_map_path, depth_kind, reader.size)
         with atomic_output(output) as tmp, _matte_target(save_matte) as tmp_matte:
             _run(reader, tmp, tmp_matte, settings, crf)
         if reader.truncated_after is not None:
