@@ -27,7 +27,7 @@ COLOR_GUIDE_LONG_SIDE = 1024  # pixels: colour mode works at most at this resolu
 GUIDE_RADIUS_FRACTION = 0.01  # window radius as a fraction of the guide's long side
 GUIDE_EPS = 1e-4  # regulariser (intensities in 0..1): smaller follows weaker edges
 CONFIDENCE_PIVOT = 0.3  # model confidence that becomes matte 0.5
-EDGE_GAIN = 1.3  # contrast of the matte around the pivot: >1 narrows the soft edge
+EDGE_GAIN = 2.0  # matte slope around the pivot: confidence 0.05 → 0, 0.55 → 1
 
 
 def _box(src: np.ndarray, radius: int) -> np.ndarray:
