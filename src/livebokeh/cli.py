@@ -114,7 +114,13 @@ def settings_from(**options) -> BokehSettings:
 @click.version_option(package_name="livebokeh")
 def main() -> None:
     """Portrait-lens background blur for photos, videos and webcams."""
-    logging.basicConfig(format="livebokeh: %(message)s", level=logging.INFO)
+    log = logging.getLogger("livebokeh")
+    if not log.handlers:  # notices such as "no depth model" as one plain line on stderr
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("livebokeh: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
 
 
 @main.command()
@@ -215,15 +221,18 @@ def _parse_size(ctx, param, values):
 @click.option("--input", "input_path", type=existing_file,
               help="Image or video to time on (default: the bundled portrait photo, "
                    "else a generated scene with a figure).")
+@click.option("--baseline", is_flag=True,
+              help="Also time the naive blur-whole-frame pipeline (livebokeh.baseline) in the "
+                   "same run, and print livebokeh's time as a ratio of it.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_friendly
-def bench(sizes, frames, warmup, strengths, styles, input_path, as_json) -> None:
+def bench(sizes, frames, warmup, strengths, styles, input_path, baseline, as_json) -> None:
     """Time each stage (segmentation, matte, render, encode): median and p95 ms."""
     from livebokeh.bench import format_table, run_bench
 
     report = run_bench(sizes or [(1280, 720), (1920, 1080)], strengths or (20.0, 100.0),
                        frames=frames, warmup=warmup, input_path=input_path,
-                       styles=styles or ("gaussian",))
+                       styles=styles or ("gaussian",), baseline=baseline)
     if as_json:
         import json
 

@@ -55,6 +55,7 @@ class BokehSettings:
         self.validate()
 
     def validate(self) -> None:
+        from livebokeh.focus import parse_focus
         from livebokeh.grain import parse_grain
 
         if self.style not in STYLES:
@@ -74,3 +75,4 @@ class BokehSettings:
         if int(self.depth_every) < 1:
             raise LivebokehError(f"depth-every must be at least 1, got {self.depth_every}")
         self.grain = parse_grain(self.grain)
+        parse_focus(self.focus)
