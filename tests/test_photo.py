@@ -44,7 +44,8 @@ def test_formats_round_trip(tmp_path, person_jpg, ext):
     kernel = np.ones((15, 15), np.uint8)
     inside = cv2.erode(truth.astype(np.uint8), kernel) > 0
     outside = cv2.dilate(truth.astype(np.uint8), kernel) == 0
-    assert diff[outside].mean() > 3 and diff[inside].mean() < 2.5  # background blurred only
+    assert diff[outside].mean() > 3  # the background was blurred
+    assert diff[inside].mean() < (1.0 if ext in ("png", "bmp", "tiff") else 3.5)  # not the person
 
 
 def test_quality_option_changes_jpeg_size(tmp_path, person_jpg):
