@@ -25,7 +25,9 @@ from livebokeh.imgops import shrink_to
 GUIDE_LONG_SIDE = 512  # pixels: luma mode fits its coefficients at this resolution
 COLOR_GUIDE_LONG_SIDE = 1024  # pixels: colour mode works at most at this resolution
 GUIDE_RADIUS_FRACTION = 0.01  # window radius as a fraction of the guide's long side
-GUIDE_EPS = 1e-4  # regulariser (intensities in 0..1): smaller follows weaker edges
+GUIDE_EPS = {"color": 1e-4, "luma": 3e-3}  # regulariser (intensities 0..1): smaller follows
+# weaker edges; video uses a larger one so sensor noise in the guide does not make the
+# matte shimmer from frame to frame (noise of 4 levels has a variance of 2.5e-4)
 CONFIDENCE_PIVOT = 0.3  # model confidence that becomes matte 0.5
 EDGE_GAIN = 2.0  # matte slope around the pivot: confidence 0.05 → 0, 0.55 → 1
 
@@ -96,10 +98,11 @@ class MatteRefiner:
     ``guide="color"`` (photos): the colour guided filter at up to ``COLOR_GUIDE_LONG_SIDE``.
     """
 
-    def __init__(self, guide: str = "luma", eps: float = GUIDE_EPS):
+    def __init__(self, guide: str = "luma", eps: float | None = None):
         if guide not in ("luma", "color"):
             raise ValueError("guide must be 'luma' or 'color'")
-        self.guide, self.eps = guide, eps
+        self.guide = guide
+        self.eps = GUIDE_EPS[guide] if eps is None else eps
         self._full: dict[str, np.ndarray] = {}
 
     def _buffers(self, height: int, width: int) -> dict[str, np.ndarray]:
@@ -157,7 +160,7 @@ class MatteSmoother:
     is averaged out; where something moves the weight goes to 1 and the matte follows at once.
     """
 
-    def __init__(self, min_weight: float = 0.3, luma_threshold: float = 0.06,
+    def __init__(self, min_weight: float = 0.2, luma_threshold: float = 0.08,
                  mask_threshold: float = 0.35):
         self.min_weight = min_weight
         self.luma_threshold = luma_threshold  # luma change (0..1) that counts as full motion
