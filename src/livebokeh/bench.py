@@ -25,6 +25,7 @@ import av
 import cv2
 import numpy as np
 
+from livebokeh.baseline import BaselineProcessor, BaselineSettings
 from livebokeh.settings import BokehSettings
 from livebokeh.video import X264_PRESET
 
@@ -128,10 +129,13 @@ def _encoder(width: int, height: int) -> tuple[av.container.OutputContainer, av.
 class _TimedRun:
     """One setting under test: its processor, its encoder and the per-stage times so far."""
 
-    def __init__(self, settings: BokehSettings, width: int, height: int):
+    def __init__(self, settings: BokehSettings | BaselineSettings, width: int, height: int):
         from livebokeh.pipeline import BokehProcessor
 
-        self.processor = BokehProcessor(settings, video=True)
+        if isinstance(settings, BaselineSettings):
+            self.processor = BaselineProcessor(settings)
+        else:
+            self.processor = BokehProcessor(settings, video=True)
         self.sink, self.stream = _encoder(width, height)
         self.buffer = np.zeros((self.stream.height, self.stream.width, 3), np.uint8)
         self.stages: dict[str, list[float]] = {}
@@ -225,11 +229,28 @@ def strength_ratios(runs: list[dict]) -> list[dict]:
     return ratios
 
 
+def baseline_ratios(runs: list[dict]) -> list[dict]:
+    """Per livebokeh run: total median over the baseline's at the same size and strength."""
+    baselines = {(r["size"], r["strength"]): r for r in runs if r["style"] == "baseline"}
+    ratios = []
+    for run in runs:
+        base = baselines.get((run["size"], run["strength"]))
+        if run["style"] != "baseline" and base is not None:
+            ratios.append({"size": run["size"], "style": run["style"],
+                           "strength": run["strength"],
+                           "total": round(run["total"]["median_ms"]
+                                          / base["total"]["median_ms"], 3)})
+    return ratios
+
+
 def run_bench(sizes, strengths, frames: int = 60, warmup: int = 5,
-              input_path: Path | None = None, styles=("gaussian",)) -> dict:
+              input_path: Path | None = None, styles=("gaussian",),
+              baseline: bool = False) -> dict:
     """Benchmark every (size, style, strength) combination; returns a JSON-ready report.
 
     Times are milliseconds per frame; ``total`` is the per-frame sum of the stages.
+    ``baseline``: also time ``livebokeh.baseline`` (style "baseline", the naive
+    blur-whole-frame pipeline) at each strength, frame by frame alongside the first style.
     """
     runs = []
     source = "generated"
@@ -237,11 +258,15 @@ def run_bench(sizes, strengths, frames: int = 60, warmup: int = 5,
         frame_list, source = source_frames(width, height, frames, input_path)
         for style in styles:
             settings = [BokehSettings(style=style, strength=each) for each in strengths]
-            for strength, run in zip(strengths, time_runs(frame_list, settings, frames, warmup),
-                                     strict=True):
+            if baseline and style == styles[0]:
+                settings += [BaselineSettings(each) for each in strengths]
+            for each, run in zip(settings, time_runs(frame_list, settings, frames, warmup),
+                                 strict=True):
                 runs.append({"size": f"{width}x{height}", "width": width, "height": height,
-                             "style": style, "strength": strength, "backend": "cpu", **run})
+                             "style": each.style, "strength": each.strength, "backend": "cpu",
+                             **run})
     return {"runs": runs, "strength_ratios": strength_ratios(runs),
+            "baseline_ratios": baseline_ratios(runs),
             "settings": {"frames": frames, "warmup": warmup, "source": source,
                          "video_mode": True, "encoder": f"libx264 {X264_PRESET} crf 18"},
             "machine": machine_info()}
@@ -267,6 +292,9 @@ def format_table(report: dict) -> str:
         render = f", render x{ratio['render']:.2f}" if "render" in ratio else ""
         lines.append(f"{ratio['size']} {ratio['style']}: strength {ratio['strength']:g} "
                      f"vs {ratio['vs']:g}: total x{ratio['total']:.2f}{render}")
+    for ratio in report.get("baseline_ratios", []):
+        lines.append(f"{ratio['size']} {ratio['style']} strength {ratio['strength']:g}: "
+                     f"total x{ratio['total']:.2f} of the baseline's")
     if any(run["subject_share"] < 0.02 for run in report["runs"]):
         lines.append("note: no person found in some runs' frames: matte timings not representative")
     settings = report["settings"]

@@ -99,12 +99,13 @@ class FaceFinder:
         return (max(0.0, x / sw), max(0.0, y / sh), min(1.0, (x + w) / sw), min(1.0, (y + h) / sh))
 
 
-def _median_in(depth: np.ndarray, box: tuple[float, float, float, float]) -> float | None:
+def _median_in(depth: np.ndarray, box: tuple[float, float, float, float]) -> float:
+    """Median of ``depth`` in ``box`` (x0, y0, x1, y1 fractions); at least one pixel."""
     h, w = depth.shape
-    x0, y0 = int(box[0] * w), int(box[1] * h)
+    x0, y0 = min(int(box[0] * w), w - 1), min(int(box[1] * h), h - 1)
     x1, y1 = max(x0 + 1, int(np.ceil(box[2] * w))), max(y0 + 1, int(np.ceil(box[3] * h)))
     region = depth[y0:y1, x0:x1]
-    return float(np.median(region)) if region.size else None
+    return float(np.median(region))
 
 
 def focal_depth(depth: np.ndarray, matte: np.ndarray | None, spec: FocusSpec,
