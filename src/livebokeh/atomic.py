@@ -14,6 +14,9 @@ from pathlib import Path
 
 from livebokeh.errors import LivebokehError
 
+_UMASK = os.umask(0)  # read once at import (os.umask can only be read by setting it) ...
+os.umask(_UMASK)  # ... so outputs get the usual 0666 & ~umask, not mkstemp's private 0600
+
 
 def check_output_path(output: Path, *inputs: Path) -> None:
     """Fail early (one-line error) if ``output`` cannot be written or would clobber an input."""
@@ -39,6 +42,7 @@ def atomic_output(target: Path) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
+        tmp.chmod(0o666 & ~_UMASK)
         yield tmp
         os.replace(tmp, target)
     except BaseException:

@@ -81,10 +81,17 @@ def blur_options(command):
         click.option("--depth-kind", type=click.Choice(["inverse", "depth"]), default="inverse",
                      show_default=True,
                      help="What --depth-map holds: inverse depth (disparity) or distance."),
+        click.option("--background", default="blur", show_default=True,
+                     metavar="blur|transparent|IMAGE|#RRGGBB",
+                     help="blur the real background; transparent: subject with alpha (photo: "
+                          ".png/.webp/.tiff, video: .webm/.mov); or replace it with an image "
+                          "(blurred by --style/--strength) or a colour."),
     ]
     for option in reversed(options):
         command = option(command)
-    return command
+    from livebokeh.config import config_option
+
+    return config_option(command)  # --config FILE: these and the command's options from TOML
 
 
 def _parse_point(ctx, param, value):
@@ -99,7 +106,7 @@ def _parse_point(ctx, param, value):
 
 SETTINGS_KEYS = ("style", "strength", "segmenter_model", "grain", "angle", "length", "center",
                  "amount", "blades", "blade_rotation", "focus", "near_blur", "depth_model",
-                 "depth_every")
+                 "depth_every", "background")
 
 
 def settings_from(**options) -> BokehSettings:
@@ -148,7 +155,7 @@ def photo(input_path, output, mask_path, matte_path, save_matte, quality, save_c
 @main.command()
 @click.argument("input_path", metavar="IN", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=output_file, required=True,
-              help="Output video (.mp4, .mkv or .mov).")
+              help="Output video (.mp4, .mkv, .mov; .webm or .mov for --background transparent).")
 @blur_options
 @click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True,
               help="H.264 quality (lower is better).")
@@ -239,6 +246,74 @@ def bench(sizes, frames, warmup, strengths, styles, input_path, baseline, as_jso
         click.echo(json.dumps(report, indent=2))
     else:
         click.echo(format_table(report))
+
+
+def _camera_size(ctx, param, value):
+    if value is None:
+        return None
+    from livebokeh.sources import parse_size
+
+    try:
+        return parse_size(str(value))
+    except LivebokehError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@main.command()
+@click.option("--camera", default="0", show_default=True, metavar="INDEX|PATH",
+              help="Camera index, device (/dev/video2), or a video file / URL played as a camera.")
+@click.option("--loop", is_flag=True, help="Video file as camera: start again at the end.")
+@click.option("--size", callback=_camera_size, metavar="WxH",
+              help="Camera frame size to ask for (a video file is resized to it).")
+@click.option("--fps", type=click.FloatRange(1, 240), help="Camera frame rate to ask for.")
+@click.option("--vcam", "vcam_device", metavar="DEVICE",
+              help="Virtual camera device (/dev/video10, 'OBS Virtual Camera') [default: first].")
+@click.option("--vcam-backend", metavar="NAME",
+              help="pyvirtualcam backend (v4l2loopback, obs, unitycapture) [default: any].")
+@click.option("--no-vcam", is_flag=True, help="No virtual camera (preview or benchmark only).")
+@click.option("--preview", is_flag=True,
+              help="Show a window; keys: s style, +/- strength, f focus, b blur, q quit.")
+@click.option("--stats", is_flag=True, help="Print fps, latency and stage times every 2 s.")
+@click.option("--frames", "max_frames", type=click.IntRange(1),
+              help="Stop after this many output frames.")
+@click.option("--duration", "max_seconds", type=click.FloatRange(0, min_open=True),
+              help="Stop after this many seconds.")
+@click.option("--json-summary", type=output_file, help="Write the end-of-run summary as JSON.")
+@click.option("--serve", metavar="HOST:PORT",
+              help="Serve a control page, an MJPEG stream and a transparent OBS overlay "
+                   "(e.g. 127.0.0.1:8787). Non-loopback addresses need --token.")
+@click.option("--token", envvar="LIVEBOKEH_TOKEN",
+              help="--serve: every request must carry it (?token=, Bearer header).")
+@blur_options
+@_friendly
+def cam(camera, loop, size, fps, vcam_device, vcam_backend, no_vcam, preview, stats, max_frames,
+        max_seconds, json_summary, serve, token, mask_path, matte_path, save_matte,
+        depth_map_path, depth_kind, **blur):
+    """Blur a webcam live into a virtual camera (for Zoom, Meet, OBS...). Ctrl-C stops."""
+    from livebokeh.live import run_cam
+
+    if save_matte is not None:
+        raise LivebokehError("--save-matte is for photo and video; cam has no output file")
+    run_cam(settings_from(**blur), camera=camera, loop=loop, size=size, fps=fps,
+            vcam_device=vcam_device, vcam_backend=vcam_backend, preview=preview,
+            vcam=not no_vcam, stats=stats, max_frames=max_frames, max_seconds=max_seconds,
+            json_summary=json_summary, mask_path=mask_path, matte_path=matte_path,
+            depth_map_path=depth_map_path, depth_kind=depth_kind, serve=serve, token=token)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def doctor(as_json) -> None:
+    """Check cameras, virtual camera, GPU and models, and say how to fix what is missing."""
+    from livebokeh.doctor import format_report, run_checks
+
+    report = run_checks()
+    if as_json:
+        import json
+
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(format_report(report))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """Photos in and out: reading any common image into RGB (+ alpha), writing by extension.
 
 Reading applies EXIF orientation and brings greyscale, palette, CMYK and 16-bit images to
-8-bit RGB; an alpha channel is returned separately so PNG/WebP outputs keep it. Writing goes
+8-bit RGB; an alpha channel is returned separately so PNG/WebP/TIFF outputs keep it, and an
+RGB ICC profile is carried to the output so wide-gamut photos keep their colours. Writing goes
 through ``atomic_output``: the target appears complete or not at all.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import cv2
@@ -21,10 +23,17 @@ READ_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 WRITE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
                  ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
 ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
+ICC_FORMATS = {"JPEG", "PNG", "WEBP", "TIFF"}
+# What Pillow's decoders raise on damaged or foreign files.
+DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError)
 
 
 def _open_checked(path: Path) -> Image.Image:
-    """Open and fully decode ``path`` with Pillow, turning every failure into one line."""
+    """Open and fully decode ``path`` with Pillow, upright per EXIF; every failure is one line.
+
+    Decoding happens here (``load``) so that a truncated file fails now instead of giving grey
+    pixels later; Pillow's ``LOAD_TRUNCATED_IMAGES`` stays off.
+    """
     path = Path(path)
     if not path.exists():
         raise LivebokehError(f"input not found: {path}")
@@ -37,11 +46,21 @@ def _open_checked(path: Path) -> Image.Image:
             f"unsupported image type '{path.suffix}' (use {', '.join(sorted(READ_EXTENSIONS))})"
         )
     try:
-        image = Image.open(path)
-        image.load()  # decode now: truncated files fail here, not later
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise LivebokehError(f"cannot read image {path}: {exc}") from None
-    return ImageOps.exif_transpose(image)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # 90..179 MP is fine
+            with Image.open(path) as image:
+                image.load()
+                ImageOps.exif_transpose(image, in_place=True)
+    except Image.DecompressionBombError:
+        raise LivebokehError(f"image too large (over {2 * Image.MAX_IMAGE_PIXELS // 10**6} "
+                             f"megapixels): {path}") from None
+    except DECODE_ERRORS as exc:
+        raise LivebokehError(f"cannot read image {path}: {_one_line(exc)}") from None
+    return image
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _to_8bit(array: np.ndarray) -> np.ndarray:
@@ -56,37 +75,38 @@ def _to_8bit(array: np.ndarray) -> np.ndarray:
 
 
 def _pillow_to_rgba(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """8-bit RGB and alpha (or None) from any Pillow mode.
+
+    Pillow itself takes the high byte of 16-bit colour PNG/TIFF samples; 16/32-bit greyscale
+    and float modes are scaled here.
+    """
     mode = image.mode
-    has_alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info)
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         grey = _to_8bit(np.asarray(image))
         return np.repeat(grey[..., None], 3, axis=2), None
-    converted = image.convert("RGBA" if has_alpha else "RGB")
-    array = np.asarray(converted)
+    has_alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info)
+    try:
+        array = np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
+    except ValueError as exc:  # e.g. LAB or HSV TIFFs
+        raise LivebokehError(f"cannot convert a {mode} image to RGB: {exc}") from None
     if has_alpha:
         return np.ascontiguousarray(array[..., :3]), np.ascontiguousarray(array[..., 3])
-    return np.ascontiguousarray(array), None
+    return array, None
 
 
-def _read_16bit_colour(path: Path) -> np.ndarray | None:
-    """16-bit colour PNG/TIFF, which Pillow cannot decode to RGB losslessly; None if not one."""
-    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if data is None or data.dtype != np.uint16 or data.ndim != 3:
-        return None
-    return data
+def rgb_icc_profile(image: Image.Image) -> bytes | None:
+    """The embedded ICC profile if it describes RGB (so it still fits the RGB output), else None.
+
+    Keeping it keeps the colours of wide-gamut photos (Display P3, Adobe RGB) right; a CMYK or
+    grey profile would be wrong once the pixels are RGB, so it is dropped.
+    """
+    icc = image.info.get("icc_profile")
+    return icc if icc and icc[16:20] == b"RGB " else None
 
 
 def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """RGB uint8 HxWx3 and alpha (uint8 HxW, or None) of an image file, upright per EXIF."""
-    path = Path(path)
-    image = _open_checked(path)
-    if image.mode in ("RGB", "RGBA") and path.suffix.lower() in (".png", ".tif", ".tiff"):
-        deep = _read_16bit_colour(path)
-        if deep is not None:  # 16-bit colour: Pillow would have clipped it to 8 bits
-            alpha = _to_8bit(deep[..., 3]) if deep.shape[2] == 4 else None
-            rgb = cv2.cvtColor(_to_8bit(deep[..., :3]), cv2.COLOR_BGR2RGB)
-            return rgb, alpha
-    return _pillow_to_rgba(image)
+    return _pillow_to_rgba(_open_checked(path))
 
 
 def read_grey(path: str | Path, size: tuple[int, int]) -> np.ndarray:
@@ -110,8 +130,12 @@ def output_format(path: Path) -> str:
 
 
 def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None,
-                quality: int = 92) -> None:
-    """Write RGB (+ alpha where the format keeps it) by extension, atomically."""
+                quality: int = 92, icc_profile: bytes | None = None) -> None:
+    """Write RGB (+ alpha where the format keeps it) by extension, atomically.
+
+    ``quality`` 1..100 applies to JPEG and WebP; ``icc_profile`` (an RGB profile from the
+    input) is embedded where the format can carry one.
+    """
     path = Path(path)
     fmt = output_format(path)
     if alpha is not None and fmt in ALPHA_FORMATS:
@@ -119,6 +143,8 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
     else:
         image = Image.fromarray(rgb, "RGB")
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    if icc_profile is not None and fmt in ICC_FORMATS:
+        options["icc_profile"] = icc_profile
     with atomic_output(path) as tmp:
         image.save(tmp, format=fmt, **options)
 
@@ -147,19 +173,15 @@ def process_photo(input_path, output, settings: BokehSettings, mask_path=None,
     from livebokeh.pipeline import BokehProcessor
 
     input_path, output = Path(input_path), Path(output)
-    output_format(output)
-    check_output_path(output, input_path)
-    if save_matte is not None:
-        save_matte = Path(save_matte)
-        if save_matte.suffix.lower() != ".png":
-            raise LivebokehError(f"--save-matte writes PNG; use a .png name, not {save_matte.name}")
-        check_output_path(save_matte, input_path, output)
-    for extra in (save_coc, save_depth):
-        if extra is not None:
-            if settings.style != "lens":
-                raise LivebokehError("--save-coc and --save-depth need --style lens")
-            check_output_path(Path(extra), input_path, output)
-    rgb, alpha = read_image(input_path)
+    if output_format(output) not in ALPHA_FORMATS and settings.background == "transparent":
+        raise LivebokehError("--background transparent needs a .png, .webp or .tiff output")
+    if save_matte is not None and Path(save_matte).suffix.lower() != ".png":
+        raise LivebokehError(f"--save-matte writes PNG; use a .png name, not {save_matte}")
+    if (save_coc is not None or save_depth is not None) and settings.style != "lens":
+        raise LivebokehError("--save-coc and --save-depth need --style lens")
+    _check_outputs([output, save_matte, save_coc, save_depth],
+                   [input_path, mask_path, matte_path, depth_map_path])
+    rgb, alpha, icc_profile = _load_photo(input_path)
     size = (rgb.shape[1], rgb.shape[0])
     if mask_path is not None:
         settings.refine_mask = read_grey(mask_path, size)
@@ -169,12 +191,29 @@ def process_photo(input_path, output, settings: BokehSettings, mask_path=None,
         settings.depth_map = load_depth_map(depth_map_path, depth_kind, size)
     with BokehProcessor(settings, video=False) as processor:
         result = processor.process(rgb)
-        write_image(output, result.image, alpha, quality)
-        if save_matte is not None:
-            write_matte(save_matte, result.matte)
-        if save_coc is not None:
-            write_coc(save_coc, result.coc)
-        if save_depth is not None and result.depth is not None:
-            save_depth_png(save_depth, cv2.resize(result.depth, size))
-        elif save_depth is not None:
-            raise LivebokehError("--save-depth: no depth was used (no depth model or map)")
+    if save_depth is not None and result.depth is None:  # before any file is written
+        raise LivebokehError("--save-depth: no depth was used (no depth model or map)")
+    write_image(output, result.image, alpha if result.alpha is None else result.alpha,
+                quality, icc_profile)
+    if save_matte is not None:
+        write_matte(save_matte, result.matte)
+    if save_coc is not None:
+        write_coc(save_coc, result.coc)
+    if save_depth is not None:
+        save_depth_png(save_depth, cv2.resize(result.depth, size))
+
+
+def _load_photo(path: Path) -> tuple[np.ndarray, np.ndarray | None, bytes | None]:
+    """RGB, alpha (or None) and RGB ICC profile (or None) of the input photo."""
+    image = _open_checked(path)
+    return *_pillow_to_rgba(image), rgb_icc_profile(image)
+
+
+def _check_outputs(outputs: list, inputs: list) -> None:
+    """Every output writable, none overwriting an input or another output (one-line errors)."""
+    outputs = [Path(out) for out in outputs if out is not None]
+    inputs = [Path(source) for source in inputs if source is not None]
+    for index, out in enumerate(outputs):
+        check_output_path(out, *inputs)
+        if any(out.resolve() == earlier.resolve() for earlier in outputs[:index]):
+            raise LivebokehError(f"the same file is named for two outputs: {out}")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from livebokeh.background import BLUR, TRANSPARENT, Backdrop, cutout, replace_background
 from livebokeh.dof import DepthOfField
 from livebokeh.grain import add_grain, estimate_noise, grain_sigma
 from livebokeh.lens import lens_blur
@@ -41,6 +42,7 @@ class FrameResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     coc: np.ndarray | None = None
     depth: np.ndarray | None = None
+    alpha: np.ndarray | None = None  # uint8 HxW, --background transparent only
 
 
 def _given_matte(matte: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -75,6 +77,8 @@ class BokehProcessor:
         self.timings_ms: dict[str, float] = {}
         self.dof = DepthOfField(self.settings, video) if self.settings.style == "lens" else None
         self._lens_work: dict[str, np.ndarray] = {}
+        self.backdrop = Backdrop()
+        self.alpha: np.ndarray | None = None  # last frame's alpha (transparent mode)
 
     def __enter__(self) -> BokehProcessor:
         return self
@@ -86,6 +90,24 @@ class BokehProcessor:
         self.segmenter.close()
         if self.dof is not None:
             self.dof.close()
+
+    def update_settings(self, settings: BokehSettings) -> None:
+        """Use ``settings`` from the next frame on (live control); the stream state is kept.
+
+        Switching to the lens style opens the depth of field (model load, once); a new focus
+        point is taken over without reloading; switching away closes it.
+        """
+        from livebokeh.focus import parse_focus
+
+        face_changed = (settings.focus == "face") != (self.settings.focus == "face")
+        self.settings = settings
+        if self.dof is not None and (settings.style != "lens" or face_changed):
+            self.dof.close()
+            self.dof = None
+        if self.dof is None and settings.style == "lens":
+            self.dof = DepthOfField(settings, self.video)
+        elif self.dof is not None:
+            self.dof.settings, self.dof.focus = settings, parse_focus(settings.focus)
 
     def _buffers(self, height: int, width: int) -> None:
         if self._out is None or self._out.shape[:2] != (height, width):
@@ -121,6 +143,9 @@ class BokehProcessor:
 
     def render(self, rgb: np.ndarray, matte: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Blur the background of ``rgb`` behind ``matte`` into ``out`` (uint8 RGB)."""
+        self.alpha = None
+        if self.settings.background != BLUR:
+            return self._render_backdrop(rgb, matte, out)
         if self.dof is not None:
             return self._render_lens(rgb, matte, out)
         background = self._background(rgb, matte)
@@ -129,6 +154,20 @@ class BokehProcessor:
             return out
         composite(rgb, matte, background, out, self._work)
         self._add_grain(rgb, matte, out, self._work["inv"])
+        return out
+
+    def _render_backdrop(self, rgb: np.ndarray, matte: np.ndarray, out: np.ndarray):
+        """Transparent cut-out (sets ``self.alpha``) or a new background, blurred by style."""
+        s = self.settings
+        spec = self.backdrop.spec(s.background)
+        if spec.mode == TRANSPARENT:
+            self.alpha = cutout(rgb, matte, out, self.backdrop.work)[1]
+            return out
+        height, width = rgb.shape[:2]
+        blur_key = (s.style, s.strength, s.angle, s.length, s.center, s.amount)
+        plate = self.backdrop.plate(spec, width, height, blur_key, self._background)
+        replace_background(rgb, matte, plate, out=out, work=self.backdrop.work)
+        self._add_grain(rgb, matte, out, self.backdrop.work["inverse"])
         return out
 
     def _render_lens(self, rgb: np.ndarray, matte: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -188,9 +227,9 @@ class BokehProcessor:
         result = self.render(rgb, matte, self._out if out is None else out)
         self._lap("render", t0)
         if self.dof is None:
-            return FrameResult(result, matte, dict(self.timings_ms))
+            return FrameResult(result, matte, dict(self.timings_ms), alpha=self.alpha)
         return FrameResult(result, matte, dict(self.timings_ms), self.dof.last_coc,
-                           self.dof.depth)
+                           self.dof.depth, alpha=self.alpha)
 
 
 def blur_image(rgb: np.ndarray, settings: BokehSettings | None = None, **options) -> np.ndarray:

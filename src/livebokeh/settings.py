@@ -30,6 +30,7 @@ class BokehSettings:
     Lens style: ``blades`` 0 (disc) or 5..9, ``blade_rotation`` degrees, ``focus``
     ("auto", "face", "X,Y" or "depth:D"), ``near_blur``; depth from ``depth_model`` (path,
     None: resolver) or a given ``depth_map`` (HxW float32 normalised inverse depth).
+    ``background``: "blur", "transparent", "#RRGGBB" or an image path (livebokeh.background).
     """
 
     style: str = "gaussian"
@@ -50,11 +51,13 @@ class BokehSettings:
     depth_model: str | None = None
     depth_map: np.ndarray | None = field(default=None, repr=False)
     depth_every: int = 3
+    background: str = "blur"
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
+        from livebokeh.background import canonical_background
         from livebokeh.focus import parse_focus
         from livebokeh.grain import parse_grain
 
@@ -75,4 +78,5 @@ class BokehSettings:
         if int(self.depth_every) < 1:
             raise LivebokehError(f"depth-every must be at least 1, got {self.depth_every}")
         self.grain = parse_grain(self.grain)
+        self.background = canonical_background(self.background)
         parse_focus(self.focus)

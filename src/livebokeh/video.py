@@ -17,6 +17,10 @@ What a user expects from a filter that only changes the picture:
   stderr (detected where the header gives the frame count, as in MP4/MOV); an input with
   no decodable frame at all is an error.
 
+With ``--background transparent`` the output keeps the alpha channel: VP9 (yuva420p) in
+.webm (audio copied if Opus/Vorbis, else re-encoded to Opus) or ProRes 4444 in .mov; a .webm
+without alpha is plain VP9.
+
 Output: H.264 (libx264, yuv420p, ``crf`` 18 by default, preset ``veryfast``) in .mp4, .mkv
 or .mov, chosen by extension; MP4/MOV get ``+faststart`` so they play while downloading.
 """
@@ -39,12 +43,14 @@ from livebokeh.atomic import atomic_output, check_output_path
 from livebokeh.errors import LivebokehError
 from livebokeh.settings import BokehSettings
 
-CONTAINERS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}
+CONTAINERS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm"}
+ALPHA_CONTAINERS = ("webm", "mov")  # VP9 yuva420p, ProRes 4444
 # audio codecs each container takes as a stream copy; anything else is re-encoded to AAC
 COPYABLE_AUDIO = {
     "mp4": {"aac", "mp3", "ac3", "eac3", "opus", "alac"},
     "mov": {"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s24le"},
     "matroska": None,  # Matroska takes every audio codec
+    "webm": {"opus", "vorbis"},
 }
 AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1",
                7: "6.1", 8: "7.1"}
@@ -55,7 +61,7 @@ def container_format(path: Path) -> str:
     fmt = CONTAINERS.get(Path(path).suffix.lower())
     if fmt is None:
         raise LivebokehError(
-            f"unsupported video output type '{Path(path).suffix}' (use .mp4, .mkv or .mov)"
+            f"unsupported video output type '{Path(path).suffix}' (use .mp4, .mkv, .mov or .webm)"
         )
     return fmt
 
@@ -210,8 +216,10 @@ class VideoWriter:
     As a context manager it finishes the file on success and abandons it on error.
     """
 
-    def __init__(self, path: Path, reader: VideoReader, crf: int, with_audio: bool = True):
+    def __init__(self, path: Path, reader: VideoReader, crf: int, with_audio: bool = True,
+                 alpha: bool = False):
         fmt = container_format(path)
+        self.alpha = alpha
         options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
         self.container = av.open(str(path), "w", format=fmt, options=options)
         try:
@@ -233,12 +241,13 @@ class VideoWriter:
         self.time_base = reader.video.time_base or Fraction(1, 1000)
         width, height = reader.size
         self.matrix = reader.matrix(reader.video.height)
-        self.stream = self.container.add_stream("libx264", rate=reader.fps)
+        codec, pix_fmt, options = _video_codec(fmt, self.alpha, crf)
+        self.stream = self.container.add_stream(codec, rate=reader.fps)
         self.stream.width, self.stream.height = width + width % 2, height + height % 2
-        self.stream.pix_fmt = "yuv420p"
+        self.stream.pix_fmt = pix_fmt
         self.stream.time_base = self.time_base
         self.stream.codec_context.time_base = self.time_base
-        self.stream.options = {"crf": str(crf), "preset": X264_PRESET}
+        self.stream.options = options
         _tag_colours(self.stream.codec_context, self.matrix)
         self.audio_in = reader.audio if with_audio else None
         self.audio_out = None
@@ -259,14 +268,20 @@ class VideoWriter:
             if layout is None:
                 raise LivebokehError(f"cannot convert {channels}-channel {name} audio to AAC "
                                      "for this container; write .mkv to copy it as is")
-            self.audio_out = self.container.add_stream("aac", rate=rate, layout=layout)
+            if fmt == "webm":  # WebM takes Opus/Vorbis only; the encoder resamples to 48 kHz
+                codec, rate, layout = "libopus", 48000, "stereo" if channels > 1 else "mono"
+            else:
+                codec = "aac"
+            self.audio_out = self.container.add_stream(codec, rate=rate, layout=layout)
             self.audio_out.time_base = self.audio_out.codec_context.time_base = Fraction(1, rate)
 
     def write_frame(self, image: np.ndarray, pts: int) -> None:
-        """Encode one even-sized RGB (HxWx3) or grey (HxW) uint8 frame at ``pts``."""
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24" if image.ndim == 3 else "gray")
+        """Encode one even-sized RGB (HxWx3), RGBA (HxWx4) or grey (HxW) uint8 frame at ``pts``."""
+        channels = image.shape[2] if image.ndim == 3 else 1
+        layout = {1: "gray", 3: "rgb24", 4: "rgba"}[channels]
+        frame = av.VideoFrame.from_ndarray(image, format=layout)
         if image.ndim == 3:
-            frame = frame.reformat(format="yuv420p", dst_colorspace=self.matrix,
+            frame = frame.reformat(format=self.stream.pix_fmt, dst_colorspace=self.matrix,
                                    dst_color_range="MPEG")
         frame.pts = pts
         frame.time_base = self.time_base
@@ -300,6 +315,20 @@ class VideoWriter:
             self.container.close()
 
 
+def _video_codec(fmt: str, alpha: bool, crf: int) -> tuple[str, str, dict[str, str]]:
+    """(encoder, pixel format, options) for a container; alpha needs .webm or .mov."""
+    if alpha and fmt not in ALPHA_CONTAINERS:
+        raise LivebokehError("--background transparent needs a .webm (VP9) or .mov (ProRes 4444) "
+                             "output")
+    if fmt == "webm":  # constant quality, row threads, realtime-ish speed
+        options = {"crf": str(crf), "b": "0", "row-mt": "1", "deadline": "good",
+                   "cpu-used": "4"}
+        return "libvpx-vp9", "yuva420p" if alpha else "yuv420p", options
+    if alpha:
+        return "prores_ks", "yuva444p10le", {"profile": "4444"}
+    return "libx264", "yuv420p", {"crf": str(crf), "preset": X264_PRESET}
+
+
 def _tag_colours(codec_context, matrix: Colorspace) -> None:
     """Tag the stream with the matrix used to encode (BT.709 or BT.601), limited range."""
     if matrix == Colorspace.ITU709:
@@ -309,8 +338,9 @@ def _tag_colours(codec_context, matrix: Colorspace) -> None:
     codec_context.color_range = 1  # MPEG / TV range
 
 
-def _validate_outputs(input_path: Path, output: Path, save_matte: Path | None) -> None:
-    container_format(output)
+def _validate_outputs(input_path: Path, output: Path, save_matte: Path | None,
+                      alpha: bool = False) -> None:
+    _video_codec(container_format(output), alpha, 0)
     check_output_path(output, input_path)
     if save_matte is not None:
         container_format(save_matte)
@@ -337,7 +367,7 @@ def process_video(input_path, output, settings: BokehSettings, mask_path=None, m
 
     input_path, output = Path(input_path), Path(output)
     save_matte = Path(save_matte) if save_matte is not None else None
-    _validate_outputs(input_path, output, save_matte)
+    _validate_outputs(input_path, output, save_matte, settings.background == "transparent")
     with VideoReader(input_path) as reader:
         if mask_path is not None:
             settings.refine_mask = read_grey(mask_path, reader.size)
@@ -385,9 +415,11 @@ def _run(reader: VideoReader, tmp: Path, tmp_matte: Path | None, settings: Bokeh
 
     ms_per_tick = float(reader.video.time_base or Fraction(1, 1000)) * 1000.0
     out = _EvenBuffer(*reader.size)
+    alpha = settings.background == "transparent"
+    rgba = _EvenBuffer(*reader.size, channels=4) if alpha else None
     matte_out = _EvenBuffer(*reader.size, channels=1) if tmp_matte is not None else None
     with contextlib.ExitStack() as stack:  # on error: writers abandoned, nothing flushed
-        writer = stack.enter_context(VideoWriter(tmp, reader, crf))
+        writer = stack.enter_context(VideoWriter(tmp, reader, crf, alpha=alpha))
         if tmp_matte is not None:
             matte_writer = stack.enter_context(VideoWriter(tmp_matte, reader, crf, False))
         progress = stack.enter_context(
@@ -399,7 +431,10 @@ def _run(reader: VideoReader, tmp: Path, tmp_matte: Path | None, settings: Bokeh
                 writer.write_audio(item)
                 continue
             result = processor.process(item, round(pts * ms_per_tick), out=out.view)
-            writer.write_frame(out.padded(), pts)
+            if rgba is not None:  # transparent: colour and the matte as alpha
+                rgba.view[..., :3] = out.view
+                rgba.view[..., 3] = result.alpha
+            writer.write_frame(out.padded() if rgba is None else rgba.padded(), pts)
             if matte_out is not None:
                 cv2.convertScaleAbs(result.matte, matte_out.view, alpha=255.0)
                 matte_writer.write_frame(matte_out.padded(), pts)
