@@ -131,7 +131,7 @@ class CpuRenderer:
                       rotation_deg=settings.blade_rotation, out=out, work=self._lens_work)
             amount = self._lens_grain_amount(coc)
         else:
-            background = self._background(rgb, matte, settings)
+            background = self.background(rgb, matte, settings)
             if background is None:
                 np.copyto(out, rgb)
                 return out
@@ -142,7 +142,8 @@ class CpuRenderer:
         return out
 
     @staticmethod
-    def _background(rgb, matte, settings):
+    def background(rgb, matte, settings):
+        """Low-resolution halo-free background of a 2-D style (float32 RGB); None: no blur."""
         job = background_job(settings, rgb.shape[1], rgb.shape[0])
         if job is None:
             return None

@@ -245,26 +245,31 @@ def baseline_ratios(runs: list[dict]) -> list[dict]:
 
 def run_bench(sizes, strengths, frames: int = 60, warmup: int = 5,
               input_path: Path | None = None, styles=("gaussian",),
-              baseline: bool = False) -> dict:
+              baseline: bool = False, backend: str = "auto") -> dict:
     """Benchmark every (size, style, strength) combination; returns a JSON-ready report.
 
     Times are milliseconds per frame; ``total`` is the per-frame sum of the stages.
     ``baseline``: also time ``livebokeh.baseline`` (style "baseline", the naive
     blur-whole-frame pipeline) at each strength, frame by frame alongside the first style.
+    ``backend``: auto, cpu or cuda (``livebokeh.backend.select_backend``).
     """
+    from livebokeh.backend import select_backend
+
+    backend_name = select_backend(backend)[0]
     runs = []
     source = "generated"
     for width, height in sizes:
         frame_list, source = source_frames(width, height, frames, input_path)
         for style in styles:
-            settings = [BokehSettings(style=style, strength=each) for each in strengths]
+            settings = [BokehSettings(style=style, strength=each, backend=backend_name)
+                        for each in strengths]
             if baseline and style == styles[0]:
                 settings += [BaselineSettings(each) for each in strengths]
             for each, run in zip(settings, time_runs(frame_list, settings, frames, warmup),
                                  strict=True):
                 runs.append({"size": f"{width}x{height}", "width": width, "height": height,
-                             "style": each.style, "strength": each.strength, "backend": "cpu",
-                             **run})
+                             "style": each.style, "strength": each.strength,
+                             "backend": backend_name, **run})
     return {"runs": runs, "strength_ratios": strength_ratios(runs),
             "baseline_ratios": baseline_ratios(runs),
             "settings": {"frames": frames, "warmup": warmup, "source": source,

@@ -81,6 +81,9 @@ def blur_options(command):
         click.option("--depth-kind", type=click.Choice(["inverse", "depth"]), default="inverse",
                      show_default=True,
                      help="What --depth-map holds: inverse depth (disparity) or distance."),
+        click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+                     show_default=True,
+                     help="Render on the GPU (CuPy, pip install 'livebokeh[gpu]') or the CPU."),
         click.option("--background", default="blur", show_default=True,
                      metavar="blur|transparent|IMAGE|#RRGGBB",
                      help="blur the real background; transparent: subject with alpha (photo: "
@@ -106,7 +109,7 @@ def _parse_point(ctx, param, value):
 
 SETTINGS_KEYS = ("style", "strength", "segmenter_model", "grain", "angle", "length", "center",
                  "amount", "blades", "blade_rotation", "focus", "near_blur", "depth_model",
-                 "depth_every", "background")
+                 "depth_every", "background", "backend")
 
 
 def settings_from(**options) -> BokehSettings:
@@ -231,15 +234,18 @@ def _parse_size(ctx, param, values):
 @click.option("--baseline", is_flag=True,
               help="Also time the naive blur-whole-frame pipeline (livebokeh.baseline) in the "
                    "same run, and print livebokeh's time as a ratio of it.")
+@click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True, help="Render on the GPU (CuPy) or the CPU.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_friendly
-def bench(sizes, frames, warmup, strengths, styles, input_path, baseline, as_json) -> None:
-    """Time each stage (segmentation, matte, render, encode): median and p95 ms."""
+def bench(sizes, frames, warmup, strengths, styles, input_path, baseline, backend,
+          as_json) -> None:
+    """Time each stage (segmentation, matte, depth, render, encode): median and p95 ms."""
     from livebokeh.bench import format_table, run_bench
 
     report = run_bench(sizes or [(1280, 720), (1920, 1080)], strengths or (20.0, 100.0),
                        frames=frames, warmup=warmup, input_path=input_path,
-                       styles=styles or ("gaussian",), baseline=baseline)
+                       styles=styles or ("gaussian",), baseline=baseline, backend=backend)
     if as_json:
         import json
 

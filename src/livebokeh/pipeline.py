@@ -1,30 +1,38 @@
-"""The frame pipeline: segmentation → matte → render, as a streaming object and one-shot call.
+"""The frame pipeline: segmentation → matte → (depth) → render, streaming or one-shot.
 
-``BokehProcessor`` takes RGB uint8 frames one by one (video files now, the live camera
-later) and keeps the state that makes video stable: MediaPipe's VIDEO mode, the temporal
-matte smoother and reusable frame-size buffers. ``blur_image`` is the one-shot form for
-photos. Every stage is a pure array function from ``segmentation``, ``matte`` and ``render``.
+``BokehProcessor`` takes RGB uint8 frames one by one (video files, the live camera) and
+keeps the state that makes video stable: MediaPipe's VIDEO mode, the temporal matte
+smoother, the depth worker and reusable frame-size buffers. ``blur_image`` is the one-shot
+form for photos. The stages are ``segmentation``, ``matte``, ``dof`` (lens style) and a
+renderer from ``backend`` (CPU or CUDA), plus ``background`` for replaced backgrounds.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import time
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
+from livebokeh.backend import CpuRenderer, GrainState, make_renderer, select_backend
 from livebokeh.background import BLUR, TRANSPARENT, Backdrop, cutout, replace_background
 from livebokeh.dof import DepthOfField
-from livebokeh.grain import add_grain, estimate_noise, grain_sigma
-from livebokeh.lens import lens_blur
+from livebokeh.grain import add_grain
 from livebokeh.matte import MatteRefiner, MatteSmoother, apply_refine_mask
-from livebokeh.render import blur_radius, composite, gaussian_background
+from livebokeh.render import blur_radius
 from livebokeh.segmentation import PersonSegmenter
 from livebokeh.settings import BokehSettings
-from livebokeh.styles import motion_background, motion_length, radial_background
 
-GRAIN_FULL_RADIUS = 2.0  # pixels of CoC from which a pixel has lost all its own noise
+log = logging.getLogger("livebokeh")
+
+
+@functools.cache
+def _note_once(message: str) -> None:
+    """Log a notice (such as the backend choice) once per process."""
+    log.info(message)
 
 
 @dataclass
@@ -71,12 +79,12 @@ class BokehProcessor:
         self.smoother = MatteSmoother() if video and self.settings.temporal else None
         self._matte: np.ndarray | None = None
         self._out: np.ndarray | None = None
-        self._work: dict[str, np.ndarray] = {}
-        self._noise_sigma: float | None = None
-        self._rng = np.random.default_rng(0)
         self.timings_ms: dict[str, float] = {}
         self.dof = DepthOfField(self.settings, video) if self.settings.style == "lens" else None
-        self._lens_work: dict[str, np.ndarray] = {}
+        backend, reason = select_backend(self.settings.backend)
+        _note_once(reason)
+        self.renderer = make_renderer(backend, video)
+        self.grain = GrainState(video)  # grain for replaced backgrounds
         self.backdrop = Backdrop()
         self.alpha: np.ndarray | None = None  # last frame's alpha (transparent mode)
 
@@ -141,20 +149,17 @@ class BokehProcessor:
         self.timings_ms[stage] = (now - since) * 1e3
         return now
 
-    def render(self, rgb: np.ndarray, matte: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Blur the background of ``rgb`` behind ``matte`` into ``out`` (uint8 RGB)."""
+    def render(self, rgb: np.ndarray, matte: np.ndarray, out: np.ndarray,
+               coc: np.ndarray | None = None) -> np.ndarray:
+        """Blur the background of ``rgb`` behind ``matte`` into ``out`` (uint8 RGB).
+
+        ``coc`` (lens style) is the signed CoC map from ``DepthOfField``. The blur itself
+        runs on the backend's renderer (CPU or CUDA, ``livebokeh.backend``).
+        """
         self.alpha = None
         if self.settings.background != BLUR:
             return self._render_backdrop(rgb, matte, out)
-        if self.dof is not None:
-            return self._render_lens(rgb, matte, out)
-        background = self._background(rgb, matte)
-        if background is None:
-            np.copyto(out, rgb)
-            return out
-        composite(rgb, matte, background, out, self._work)
-        self._add_grain(rgb, matte, out, self._work["inv"])
-        return out
+        return self.renderer.render(rgb, matte, self.settings, coc, out)
 
     def _render_backdrop(self, rgb: np.ndarray, matte: np.ndarray, out: np.ndarray):
         """Transparent cut-out (sets ``self.alpha``) or a new background, blurred by style."""
@@ -165,54 +170,22 @@ class BokehProcessor:
             return out
         height, width = rgb.shape[:2]
         blur_key = (s.style, s.strength, s.angle, s.length, s.center, s.amount)
-        plate = self.backdrop.plate(spec, width, height, blur_key, self._background)
+        plate = self.backdrop.plate(spec, width, height, blur_key,
+                                    lambda image, m: CpuRenderer.background(image, m, s))
         replace_background(rgb, matte, plate, out=out, work=self.backdrop.work)
-        self._add_grain(rgb, matte, out, self.backdrop.work["inverse"])
+        add_grain(out, self.backdrop.work["inverse"], self.grain.sigma(rgb, matte, s),
+                  self.grain.rng, self.backdrop.work)
         return out
 
-    def _render_lens(self, rgb: np.ndarray, matte: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Depth-aware lens blur: CoC from depth and focus, aperture-shaped blur, grain."""
-        s = self.settings
+    def _coc(self, rgb: np.ndarray, matte: np.ndarray) -> np.ndarray | None:
+        """Lens style: the signed CoC map (pixels) from depth and focus; None otherwise."""
+        if self.dof is None or self.settings.background != BLUR:
+            return None
         t0 = time.perf_counter()
-        max_radius = blur_radius(s.strength, rgb.shape[1], rgb.shape[0])
+        max_radius = blur_radius(self.settings.strength, rgb.shape[1], rgb.shape[0])
         coc = self.dof.coc(rgb, matte, max_radius)
-        self.timings_ms["depth"] = (time.perf_counter() - t0) * 1e3
-        lens_blur(rgb, coc, matte, blades=s.blades, rotation_deg=s.blade_rotation, out=out,
-                  work=self._lens_work)
-        amount = self._work.get("blur_amount")
-        if amount is None or amount.shape != coc.shape:
-            amount = self._work["blur_amount"] = np.empty_like(coc)
-        cv2.absdiff(coc, 0.0, dst=amount)
-        cv2.multiply(amount, 1.0 / GRAIN_FULL_RADIUS, dst=amount)
-        cv2.min(amount, 1.0, dst=amount)
-        self._add_grain(rgb, matte, out, amount)
-        return out
-
-    def _background(self, rgb: np.ndarray, matte: np.ndarray) -> np.ndarray | None:
-        """Low-resolution halo-free background for the 2-D styles; None: nothing to blur."""
-        s = self.settings
-        height, width = rgb.shape[:2]
-        if s.style == "motion":
-            length = motion_length(s.strength, width, height) if s.length is None else s.length
-            return motion_background(rgb, matte, s.angle, length) if length >= 1 else None
-        if s.style == "radial":
-            amount = s.strength if s.amount is None else s.amount
-            return radial_background(rgb, matte, s.center, amount) if amount > 0 else None
-        sigma = blur_radius(s.strength, width, height) / 2.0
-        return gaussian_background(rgb, matte, sigma) if sigma >= 0.3 else None
-
-    def _add_grain(self, rgb: np.ndarray, matte: np.ndarray, out: np.ndarray,
-                   blur_amount: np.ndarray) -> None:
-        """Match the sensor noise of the sharp subject in the blurred areas (``--grain``).
-
-        The subject's noise is estimated once per stream (first frame) or per photo.
-        """
-        if self.settings.grain == "off":
-            return
-        if self._noise_sigma is None or not self.video:
-            self._noise_sigma = estimate_noise(rgb, matte)
-        sigma = grain_sigma(self.settings.grain, self._noise_sigma)
-        add_grain(out, blur_amount, sigma, self._rng, self._work)
+        self._lap("depth", t0)
+        return coc
 
     def process(self, rgb: np.ndarray, timestamp_ms: int | None = None,
                 out: np.ndarray | None = None) -> FrameResult:
@@ -223,8 +196,9 @@ class BokehProcessor:
         """
         self.timings_ms = {}
         matte = self.compute_matte(rgb, timestamp_ms)
+        coc = self._coc(rgb, matte)
         t0 = time.perf_counter()
-        result = self.render(rgb, matte, self._out if out is None else out)
+        result = self.render(rgb, matte, self._out if out is None else out, coc)
         self._lap("render", t0)
         if self.dof is None:
             return FrameResult(result, matte, dict(self.timings_ms), alpha=self.alpha)

@@ -31,6 +31,7 @@ class BokehSettings:
     ("auto", "face", "X,Y" or "depth:D"), ``near_blur``; depth from ``depth_model`` (path,
     None: resolver) or a given ``depth_map`` (HxW float32 normalised inverse depth).
     ``background``: "blur", "transparent", "#RRGGBB" or an image path (livebokeh.background).
+    ``backend``: "auto", "cpu" or "cuda" (livebokeh.backend).
     """
 
     style: str = "gaussian"
@@ -52,6 +53,7 @@ class BokehSettings:
     depth_map: np.ndarray | None = field(default=None, repr=False)
     depth_every: int = 3
     background: str = "blur"
+    backend: str = "auto"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -80,3 +82,5 @@ class BokehSettings:
         self.grain = parse_grain(self.grain)
         self.background = canonical_background(self.background)
         parse_focus(self.focus)
+        if self.backend not in ("auto", "cpu", "cuda"):
+            raise LivebokehError(f"unknown backend '{self.backend}' (choose auto, cpu or cuda)")
