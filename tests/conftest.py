@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import pyvirtualcam
+from pyvirtualcam.util import encode_fourcc
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LIVEBOKEH_SHARED", REPO.parent / "shared"))
@@ -45,3 +48,43 @@ def load_person(index: int) -> tuple[np.ndarray, np.ndarray]:
 
 def tennis_frames() -> list[np.ndarray]:
     return [load_rgb(p) for p in sorted(need(TENNIS).glob("*.jpg"))]
+
+
+class RecordingBackend:
+    """A pyvirtualcam backend (its Backend protocol) that keeps what it is sent: stands in for
+    the v4l2loopback / OBS device this machine does not have."""
+
+    instances: list[RecordingBackend] = []
+
+    def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device, **kw):
+        if fourcc != encode_fourcc(pyvirtualcam.PixelFormat.RGB.value):
+            raise RuntimeError("recording backend only takes RGB")
+        self.width, self.height, self.fps, self.fourcc = width, height, fps, fourcc
+        self._device = device or "recording0"
+        self.frames: list[np.ndarray] = []
+        self.times: list[float] = []
+        self.closed = False
+        RecordingBackend.instances.append(self)
+
+    def send(self, frame: np.ndarray) -> None:
+        assert not self.closed
+        self.frames.append(frame.reshape(self.height, self.width, 3).copy())
+        self.times.append(time.monotonic())
+
+    def close(self) -> None:
+        self.closed = True
+
+    def device(self) -> str:
+        return self._device
+
+    def native_fourcc(self) -> int:
+        return self.fourcc
+
+
+@pytest.fixture
+def recording_backend():
+    """Register the recording backend behind the real pyvirtualcam.Camera for one test."""
+    RecordingBackend.instances = []
+    pyvirtualcam.register_backend("recording", RecordingBackend)
+    yield RecordingBackend
+    pyvirtualcam.camera.BACKENDS.pop("recording", None)

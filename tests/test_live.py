@@ -15,7 +15,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import pyvirtualcam
 from click.testing import CliRunner
 
 from clips import make_clip
@@ -24,7 +23,7 @@ from livebokeh.live import run_live
 from livebokeh.settings import BokehSettings
 from livebokeh.sinks import FrameSink, VirtualCameraSink
 from livebokeh.sources import FileCameraSource
-from test_sinks import HAS_LOOPBACK, RecordingBackend
+from test_sinks import HAS_LOOPBACK
 
 LIVEBOKEH = [sys.executable, "-m", "livebokeh"]
 
@@ -34,15 +33,6 @@ def clip(tmp_path_factory):
     """30 real tennis frames, 320x180, 30 fps, H.264."""
     return make_clip(tmp_path_factory.mktemp("live") / "clip.mp4", frames=30, fps=30,
                      size=(320, 180), audio=None)
-
-
-@pytest.fixture
-def recording_backend():
-    """The recording backend behind the real pyvirtualcam.Camera, for one test."""
-    RecordingBackend.instances = []
-    pyvirtualcam.register_backend("recording", RecordingBackend)
-    yield RecordingBackend
-    pyvirtualcam.camera.BACKENDS.pop("recording", None)
 
 
 @pytest.fixture(scope="module")

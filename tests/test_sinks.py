@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 import numpy as np
 import pytest
-import pyvirtualcam
-from pyvirtualcam.util import encode_fourcc
 
 from livebokeh.errors import LivebokehError
 from livebokeh.settings import STYLES
@@ -24,46 +21,6 @@ from livebokeh.sinks import (
 )
 
 HAS_LOOPBACK = sys.platform.startswith("linux") and os.path.isdir("/sys/module/v4l2loopback")
-
-
-class RecordingBackend:
-    """A pyvirtualcam backend (its Backend protocol) that keeps what it is sent: stands in for
-    the v4l2loopback / OBS device this machine does not have."""
-
-    instances: list[RecordingBackend] = []
-
-    def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device, **kw):
-        if fourcc != encode_fourcc(pyvirtualcam.PixelFormat.RGB.value):
-            raise RuntimeError("recording backend only takes RGB")
-        self.width, self.height, self.fps, self.fourcc = width, height, fps, fourcc
-        self._device = device or "recording0"
-        self.frames: list[np.ndarray] = []
-        self.times: list[float] = []
-        self.closed = False
-        RecordingBackend.instances.append(self)
-
-    def send(self, frame: np.ndarray) -> None:
-        assert not self.closed
-        self.frames.append(frame.reshape(self.height, self.width, 3).copy())
-        self.times.append(time.monotonic())
-
-    def close(self) -> None:
-        self.closed = True
-
-    def device(self) -> str:
-        return self._device
-
-    def native_fourcc(self) -> int:
-        return self.fourcc
-
-
-@pytest.fixture
-def recording_backend():
-    """Register the recording backend behind the real pyvirtualcam.Camera for one test."""
-    RecordingBackend.instances = []
-    pyvirtualcam.register_backend("recording", RecordingBackend)
-    yield RecordingBackend
-    pyvirtualcam.camera.BACKENDS.pop("recording", None)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or HAS_LOOPBACK,

@@ -361,21 +361,6 @@ def run_live(source: FrameSource, sinks: Sequence[FrameSink], settings: BokehSet
         return loop.run()
 
 
-def _still_inputs(settings: BokehSettings, size: tuple[int, int], mask_path, matte_path,
-                  depth_map_path, depth_kind: str) -> None:
-    """Load --mask, --matte and --depth-map at the camera's frame size into ``settings``."""
-    from livebokeh.photo import read_grey
-
-    if mask_path is not None:
-        settings.refine_mask = read_grey(mask_path, size)
-    if matte_path is not None:
-        settings.matte = read_grey(matte_path, size)
-    if depth_map_path is not None:
-        from livebokeh.depth import load_depth_map
-
-        settings.depth_map = load_depth_map(depth_map_path, depth_kind, size)
-
-
 def run_cam(settings: BokehSettings, camera: str = "0", loop: bool = False,
             size: tuple[int, int] | None = None, fps: float | None = None,
             vcam_device: str | None = None, vcam_backend: str | None = None,
@@ -390,6 +375,7 @@ def run_cam(settings: BokehSettings, camera: str = "0", loop: bool = False,
     Exit codes (via LivebokehError): 1 bad input (unknown file, bad option), 2 a device is
     missing or busy (camera, virtual camera) or --preview without a display.
     """
+    from livebokeh.photo import load_still_inputs
     from livebokeh.sinks import PreviewSink, VirtualCameraSink
     from livebokeh.sources import open_source
 
@@ -405,8 +391,8 @@ def run_cam(settings: BokehSettings, camera: str = "0", loop: bool = False,
         if preview:
             sinks.append(stack.enter_context(contextlib.closing(PreviewSink())))
         source = stack.enter_context(contextlib.closing(open_source(camera, size, fps, loop)))
-        _still_inputs(settings, (source.width, source.height), mask_path, matte_path,
-                      depth_map_path, depth_kind)
+        load_still_inputs(settings, (source.width, source.height), mask_path, matte_path,
+                          depth_map_path, depth_kind)
         if vcam:
             sinks.insert(0, stack.enter_context(contextlib.closing(VirtualCameraSink(
                 source.width, source.height, source.fps, vcam_device, vcam_backend))))

@@ -159,6 +159,22 @@ def write_matte(path: str | Path, matte: np.ndarray) -> None:
         Image.fromarray(grey, "L").save(tmp, format="PNG")
 
 
+def load_still_inputs(settings: BokehSettings, size: tuple[int, int], mask_path=None,
+                      matte_path=None, depth_map_path=None, depth_kind: str = "inverse") -> None:
+    """Read --mask, --matte and --depth-map (still images) at ``size`` (w, h) into ``settings``.
+
+    Photos, videos and the camera share this: a still is applied to every frame.
+    """
+    from livebokeh.depth import load_depth_map
+
+    if mask_path is not None:
+        settings.refine_mask = read_grey(mask_path, size)
+    if matte_path is not None:
+        settings.matte = read_grey(matte_path, size)
+    if depth_map_path is not None:
+        settings.depth_map = load_depth_map(depth_map_path, depth_kind, size)
+
+
 def process_photo(input_path, output, settings: BokehSettings, mask_path=None,
                   matte_path=None, save_matte=None, quality: int = 92, depth_map_path=None,
                   depth_kind: str = "inverse", save_coc=None, save_depth=None) -> None:
@@ -169,7 +185,7 @@ def process_photo(input_path, output, settings: BokehSettings, mask_path=None,
     style.
     """
     from livebokeh.coc import save_coc as write_coc
-    from livebokeh.depth import load_depth_map, save_depth_png
+    from livebokeh.depth import save_depth_png
     from livebokeh.pipeline import BokehProcessor
 
     input_path, output = Path(input_path), Path(output)
@@ -182,13 +198,8 @@ def process_photo(input_path, output, settings: BokehSettings, mask_path=None,
     _check_outputs([output, save_matte, save_coc, save_depth],
                    [input_path, mask_path, matte_path, depth_map_path])
     rgb, alpha, icc_profile = _load_photo(input_path)
-    size = (rgb.shape[1], rgb.shape[0])
-    if mask_path is not None:
-        settings.refine_mask = read_grey(mask_path, size)
-    if matte_path is not None:
-        settings.matte = read_grey(matte_path, size)
-    if depth_map_path is not None:
-        settings.depth_map = load_depth_map(depth_map_path, depth_kind, size)
+    load_still_inputs(settings, (rgb.shape[1], rgb.shape[0]), mask_path, matte_path,
+                      depth_map_path, depth_kind)
     with BokehProcessor(settings, video=False) as processor:
         result = processor.process(rgb)
     if save_depth is not None and result.depth is None:  # before any file is written
@@ -200,7 +211,7 @@ def process_photo(input_path, output, settings: BokehSettings, mask_path=None,
     if save_coc is not None:
         write_coc(save_coc, result.coc)
     if save_depth is not None:
-        save_depth_png(save_depth, cv2.resize(result.depth, size))
+        save_depth_png(save_depth, cv2.resize(result.depth, (rgb.shape[1], rgb.shape[0])))
 
 
 def _load_photo(path: Path) -> tuple[np.ndarray, np.ndarray | None, bytes | None]:

@@ -362,19 +362,14 @@ def process_video(input_path, output, settings: BokehSettings, mask_path=None, m
     (KeyboardInterrupt propagates after cleanup). ``depth_map_path`` is a still depth map
     (``depth.load_depth_map``) used for every frame by the lens style.
     """
-    from livebokeh.depth import load_depth_map
-    from livebokeh.photo import read_grey
+    from livebokeh.photo import load_still_inputs
 
     input_path, output = Path(input_path), Path(output)
     save_matte = Path(save_matte) if save_matte is not None else None
     _validate_outputs(input_path, output, save_matte, settings.background == "transparent")
     with VideoReader(input_path) as reader:
-        if mask_path is not None:
-            settings.refine_mask = read_grey(mask_path, reader.size)
-        if matte_path is not None:
-            settings.matte = read_grey(matte_path, reader.size)
-        if depth_map_path is not None:
-            settings.depth_map = load_depth_map(depth_map_path, depth_kind, reader.size)
+        load_still_inputs(settings, reader.size, mask_path, matte_path, depth_map_path,
+                          depth_kind)
         with atomic_output(output) as tmp, _matte_target(save_matte) as tmp_matte:
             _run(reader, tmp, tmp_matte, settings, crf)
         if reader.truncated_after is not None:
