@@ -1,7 +1,8 @@
 """Matte quality on ../shared/testdata/people-masks: raw MediaPipe mask vs refined matte.
 
 Prints mean IoU and boundary F (2 px) for the raw confidence mask (bilinear to photo size,
-threshold 0.5) and for livebokeh's refined matte, over all images and over even/odd halves.
+threshold 0.5), for livebokeh's photo matte (zoom pass + colour guide) and for its video
+matte (one pass + luma guide), over all images and over even/odd halves (tune on even).
     python scripts/measure_matte.py [--shared ../shared] [--limit N]
 """
 
@@ -21,7 +22,7 @@ from livebokeh.segmentation import PersonSegmenter
 
 def evaluate(people: Path, indices) -> dict:
     """Raw one-pass mask vs livebokeh's photo matte (zoom pass + colour guided filter)."""
-    refiner = MatteRefiner(guide="color")
+    refiner, video_refiner = MatteRefiner(guide="color"), MatteRefiner(guide="luma")
     rows = []
     with PersonSegmenter(video=False) as segmenter:
         for i in indices:
@@ -33,12 +34,15 @@ def evaluate(people: Path, indices) -> dict:
             mask = segmenter.segment(rgb)
             raw = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
             refined = refiner.refine(rgb, segmenter.segment_zoomed(rgb)) > 0.5
+            video = video_refiner.refine(rgb, mask) > 0.5
             rows.append((i, iou(raw, truth), boundary_f(raw, truth),
-                         iou(refined, truth), boundary_f(refined, truth)))
+                         iou(refined, truth), boundary_f(refined, truth),
+                         iou(video, truth), boundary_f(video, truth)))
     arr = np.array([r[1:] for r in rows], np.float32)
     means = arr.mean(axis=0)
     return {"n": len(rows), "raw_iou": float(means[0]), "raw_bf": float(means[1]),
-            "refined_iou": float(means[2]), "refined_bf": float(means[3])}
+            "refined_iou": float(means[2]), "refined_bf": float(means[3]),
+            "video_iou": float(means[4]), "video_bf": float(means[5])}
 
 
 def main() -> None:

@@ -17,12 +17,15 @@ by ``scripts/measure_matte.py`` on both halves of that set.
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
-from livebokeh.imgops import shrink_to
+from livebokeh.imgops import halve, shrink_to
 
-GUIDE_LONG_SIDE = 512  # pixels: luma mode fits its coefficients at this resolution
+GUIDE_LONG_SIDE = 512  # pixels: luma mode fits its coefficients on the frame halved until
+# its long side is at most this (exact 2x2 halvings: a non-integer resize costs ~2 ms at 1080p)
 COLOR_GUIDE_LONG_SIDE = 1024  # pixels: colour mode works at most at this resolution
 GUIDE_RADIUS_FRACTION = 0.01  # window radius as a fraction of the guide's long side
 GUIDE_EPS = {"color": 1e-4, "luma": 3e-3}  # regulariser (intensities 0..1): smaller follows
@@ -93,8 +96,13 @@ def _clip01(out: np.ndarray) -> np.ndarray:
 class MatteRefiner:
     """Guided upsampling of a low-resolution mask to a frame-size matte.
 
-    ``guide="luma"`` (video): coefficients fitted at ``GUIDE_LONG_SIDE`` and applied to the
-    frame-size 8-bit luma, a handful of single-channel passes with reused buffers.
+    ``guide="luma"`` (video): coefficients fitted on the luma halved to ``GUIDE_LONG_SIDE``
+    and applied to the frame-size 8-bit luma, a handful of single-channel passes with reused
+    buffers (~2 ms at 1080p). The luma is first smoothed by a 3x3 Gaussian: the matte is
+    ``a * luma + b``, so sensor noise in the luma went straight into the edge band and made
+    it shimmer on still scenes (still-scene flicker with the smoother 0.47x → 0.30x of
+    unsmoothed), and on people-masks the video matte also gained (IoU 0.925 → 0.927,
+    boundary F 0.678 → 0.680).
     ``guide="color"`` (photos): the colour guided filter at up to ``COLOR_GUIDE_LONG_SIDE``.
     """
 
@@ -122,10 +130,10 @@ class MatteRefiner:
             return self._refine_color(rgb, mask_low, out)
         buf = self._buffers(height, width)
         cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY, dst=buf["luma8"])
-        scale = min(1.0, GUIDE_LONG_SIDE / max(height, width))
-        gsize = (max(1, round(width * scale)), max(1, round(height * scale)))
-        guide = shrink_to(buf["luma8"], gsize).astype(np.float32) * np.float32(1.0 / 255.0)
-        src = cv2.resize(mask_low, gsize, interpolation=cv2.INTER_LINEAR)
+        cv2.GaussianBlur(buf["luma8"], (3, 3), 0, dst=buf["luma8"])  # see class docstring
+        levels = max(0, math.ceil(math.log2(max(height, width) / GUIDE_LONG_SIDE)))
+        guide = halve(buf["luma8"], levels).astype(np.float32) * np.float32(1.0 / 255.0)
+        src = cv2.resize(mask_low, guide.shape[1::-1], interpolation=cv2.INTER_LINEAR)
         a, b = grey_guided_coefficients(guide, src, _radius(guide.shape), self.eps)
         a, b = _apply_pivot(a, b, 1.0 / 255.0)  # applied to 8-bit luma below
         cv2.resize(a, (width, height), dst=buf["a"], interpolation=cv2.INTER_LINEAR)
@@ -158,6 +166,12 @@ class MatteSmoother:
     frame's luma and the change of the mask itself (both at segmenter resolution). On a still
     scene the weight stays at ``min_weight`` (time constant ~1/min_weight frames), so flicker
     is averaged out; where something moves the weight goes to 1 and the matte follows at once.
+
+    Measured (tests/test_temporal.py): a still tennis-vest frame with sensor noise (sigma 4
+    levels) flickers 0.30x as much as without smoothing (mean abs matte change per frame);
+    on the 31 real frames (panning camera, moving player) the smoothed matte keeps IoU
+    >= 0.97 with the unsmoothed one on every frame and differs from it by only 0.015 on
+    pixels whose matte changed by more than 0.5 since the previous frame: no visible lag.
     """
 
     def __init__(self, min_weight: float = 0.2, luma_threshold: float = 0.08,
