@@ -148,8 +148,8 @@ async def drive(page: Page, fed) -> None:
     await page.click(preview["x"] + 0.25 * preview["w"], preview["y"] + 0.4 * preview["h"])
     await loop_wait(lambda: near(fed.control.settings.focus, (0.25, 0.4)), fed)
     await loop_wait(lambda: fed.processor.settings.focus == fed.control.settings.focus)
-    shown = await page.wait_for("document.getElementById('focus').textContent")
-    assert shown == fed.control.settings.focus
+    focus = fed.control.settings.focus  # the page shows it once the server has answered
+    await page.wait_for(f"document.getElementById('focus').textContent === '{focus}'")
 
     # The page shows the live picture: a screenshot of the preview is not blank.
     shot = await page.screenshot(preview)
