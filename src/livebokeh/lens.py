@@ -18,7 +18,7 @@ This is the exact reference's layered scatter (``livebokeh.reference``) with a h
 layers. Each slice has one radius ``r`` and is blurred on the pyramid level where ``r`` is
 at most ``LEVEL_RADIUS`` pixels (a kernel of at most 9x9), so strength 100 costs about
 what strength 20 does; blurred content is never finer than the level whose longest side
-is ``WORK_SIDE`` (1080p: 480x270, 720p: 640x360). A pixel whose CoC lies between two slice
+is ``WORK_SIDE`` (1080p: 480x270, 720p: 320x180). A pixel whose CoC lies between two slice
 radii is shared between the two (linear in log radius), so continuous surfaces such as a
 receding floor show no seams. Only the final blend runs at full resolution, in uint8.
 
@@ -49,7 +49,7 @@ BLADE_COUNTS = (0, 5, 6, 7, 8, 9)  # 0 = round aperture
 FOCUS_RADIUS = 0.25  # px: |coc| up to this stays sharp; sharp→blurred ramp ends at slice 1
 SLICE_RATIO = 2.0  # largest ratio between neighbouring slice radii
 LEVEL_RADIUS = 4.0  # px: a slice is blurred on the pyramid level where its radius <= this
-WORK_SIDE = 640  # px: blurred content is computed at a level no longer than this (if smaller)
+WORK_SIDE = 480  # px: blurred content is computed at a level no longer than this (if smaller)
 KERNEL_SUPERSAMPLING = 8  # sub-samples per pixel side when rasterising the aperture
 MIN_COVERAGE = 1e-4  # below this, coverage counts as empty when dividing
 FALLBACK_WEIGHT = 1e-3  # blend weight of the far field where no other colour is defined
