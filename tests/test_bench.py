@@ -19,7 +19,7 @@ from livebokeh.bench import animated, source_frames
 from livebokeh.cli import main
 from livebokeh.settings import STYLES
 
-STAGES = {"segmentation", "matte", "render", "encode"}
+STAGES = {"decode", "segmentation", "matte", "render", "encode"}
 
 
 def bench(*args: str):
@@ -54,6 +54,7 @@ def test_json_has_one_run_per_strength_with_every_stage(report):
         assert run["total"]["median_ms"] == pytest.approx(stage_sum, rel=0.5)
         assert run["total"]["fps"] == pytest.approx(1000 / run["total"]["median_ms"], rel=0.01)
         assert run["subject_share"] > 0.05  # the default frames show a person
+        assert 50 < run["peak_rss_mb"] < 4096  # the models and frames, in MiB
 
 
 def test_json_reports_ratios_settings_and_machine(report):

@@ -96,7 +96,7 @@ def test_bench_reports_the_baseline_in_the_same_run():
     bench = json.loads(result.stdout)
     assert [r["style"] for r in bench["runs"]] == ["gaussian", "baseline"]
     base = bench["runs"][1]
-    assert set(base["stages"]) == {"segmentation", "matte", "render", "encode"}
+    assert set(base["stages"]) == {"decode", "segmentation", "matte", "render", "encode"}
     assert base["subject_share"] > 0.05
     (ratio,) = bench["baseline_ratios"]
     expected = bench["runs"][0]["total"]["median_ms"] / base["total"]["median_ms"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -112,13 +113,14 @@ def _stats(values: list[float]) -> dict[str, float]:
             "p95_ms": round(float(np.percentile(arr, 95)), 3)}
 
 
-def _encoder(width: int, height: int) -> tuple[av.container.OutputContainer, av.VideoStream]:
+def _encoder(width: int, height: int, target: io.BytesIO | None = None
+             ) -> tuple[av.container.OutputContainer, av.VideoStream]:
     """An in-memory MP4 with a libx264 stream set up like ``livebokeh video`` output.
 
     x264 encodes on its own threads, so the ``encode`` stage is the time the caller waits
     (conversion to YUV and hand-over), not all of x264's CPU time.
     """
-    sink = av.open(io.BytesIO(), "w", format="mp4")
+    sink = av.open(io.BytesIO() if target is None else target, "w", format="mp4")
     stream = sink.add_stream("libx264", rate=30)
     stream.width, stream.height = width + width % 2, height + height % 2
     stream.pix_fmt = "yuv420p"
@@ -142,7 +144,7 @@ class _TimedRun:
         self.totals: list[float] = []
         self.subject: list[float] = []
 
-    def step(self, rgb: np.ndarray, index: int, timed: bool) -> None:
+    def step(self, rgb: np.ndarray, index: int, timed: bool, decode_ms: float = 0.0) -> None:
         """Blur and encode frame ``index``; record its stage times if ``timed``."""
         height, width = rgb.shape[:2]
         result = self.processor.process(rgb, timestamp_ms=index * 33,
@@ -152,7 +154,8 @@ class _TimedRun:
         frame.pts = index
         for packet in self.stream.encode(frame):
             self.sink.mux(packet)
-        timings = dict(result.timings_ms, encode=(time.perf_counter() - t0) * 1e3)
+        timings = {"decode": decode_ms, **result.timings_ms,
+                   "encode": (time.perf_counter() - t0) * 1e3}
         if timed:
             for name, ms in timings.items():
                 self.stages.setdefault(name, []).append(ms)
@@ -168,26 +171,86 @@ class _TimedRun:
         total = _stats(self.totals)
         total["fps"] = round(1000.0 / total["median_ms"], 1)
         return {"stages": {name: _stats(v) for name, v in self.stages.items()},
-                "total": total, "subject_share": round(float(np.mean(self.subject)), 3)}
+                "total": total, "subject_share": round(float(np.mean(self.subject)), 3),
+                "peak_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux/macOS getrusage)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1 << 20 if sys.platform == "darwin" else 1 << 10), 1)
+
+
+class _DecodedFrames:
+    """The bench frames as a real H.264 stream, decoded frame by frame (the decode stage).
+
+    The frames are encoded once, untimed, into memory; ``next`` decodes the following frame
+    (looping) and returns it with its decode time in ms.
+    """
+
+    def __init__(self, frames: list[np.ndarray]):
+        height, width = frames[0].shape[:2]
+        self.data = io.BytesIO()
+        sink, stream = _encoder(width, height, self.data)
+        padded = np.zeros((stream.height, stream.width, 3), np.uint8)
+        for i, rgb in enumerate(frames):
+            padded[:height, :width] = rgb
+            frame = av.VideoFrame.from_ndarray(padded, format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                sink.mux(packet)
+        for packet in stream.encode(None):
+            sink.mux(packet)
+        sink.close()
+        self.size = (width, height)
+        self._frames = None
+        self._container = None
+
+    def _restart(self) -> None:
+        if self._container is not None:
+            self._container.close()
+        self.data.seek(0)
+        self._container = av.open(self.data, "r", format="mp4")
+        self._container.streams.video[0].thread_type = "AUTO"
+        self._frames = self._container.decode(video=0)
+
+    def next(self) -> tuple[np.ndarray, float]:
+        t0 = time.perf_counter()
+        frame = next(self._frames, None) if self._frames is not None else None
+        if frame is None:
+            self._restart()
+            frame = next(self._frames)
+        rgb = frame.to_ndarray(format="rgb24")[: self.size[1], : self.size[0]]
+        return np.ascontiguousarray(rgb), (time.perf_counter() - t0) * 1e3
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
 
 
 def time_runs(frames: list[np.ndarray], settings: list[BokehSettings], count: int,
               warmup: int) -> list[dict]:
-    """Time ``count`` frames (cycling through ``frames``) after ``warmup`` untimed ones.
+    """Time ``count`` frames (decoded from ``frames`` as H.264) after ``warmup`` untimed ones.
 
-    The settings take turns frame by frame, so a load spike on a shared machine hits all
-    of them alike and their ratios stay meaningful.
+    The settings take turns frame by frame on the same decoded frame, so a load spike on a
+    shared machine hits all of them alike and their ratios stay meaningful.
     """
     height, width = frames[0].shape[:2]
+    source = _DecodedFrames(frames)
     runs = [_TimedRun(each, width, height) for each in settings]
     try:
         for i in range(warmup + count):
+            rgb, decode_ms = source.next()
             for run in runs:
-                run.step(frames[i % len(frames)], i, timed=i >= warmup)
+                run.step(rgb, i, timed=i >= warmup, decode_ms=decode_ms)
     except BaseException:
         for run in runs:
             run.processor.close()
         raise
+    finally:
+        source.close()
     return [run.close() for run in runs]
 
 

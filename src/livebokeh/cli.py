@@ -220,8 +220,9 @@ def _parse_size(ctx, param, values):
 
 @main.command()
 @click.option("--size", "sizes", multiple=True, callback=_parse_size, metavar="WxH",
-              help="Frame size; repeat for several (default 1280x720 and 1920x1080).")
-@click.option("--frames", type=click.IntRange(1), default=60, show_default=True,
+              help="Frame size; repeat for several (default 640x360, 1280x720, 1920x1080, "
+                   "3840x2160).")
+@click.option("--frames", type=click.IntRange(1), default=40, show_default=True,
               help="Frames timed per run (after warm-up).")
 @click.option("--warmup", type=click.IntRange(0), default=5, show_default=True)
 @click.option("--strength", "strengths", type=click.FloatRange(0, 100), multiple=True,
@@ -243,7 +244,8 @@ def bench(sizes, frames, warmup, strengths, styles, input_path, baseline, backen
     """Time each stage (segmentation, matte, depth, render, encode): median and p95 ms."""
     from livebokeh.bench import format_table, run_bench
 
-    report = run_bench(sizes or [(1280, 720), (1920, 1080)], strengths or (20.0, 100.0),
+    report = run_bench(sizes or [(640, 360), (1280, 720), (1920, 1080), (3840, 2160)],
+                       strengths or (20.0, 100.0),
                        frames=frames, warmup=warmup, input_path=input_path,
                        styles=styles or ("gaussian",), baseline=baseline, backend=backend)
     if as_json:
