@@ -170,7 +170,7 @@ def contact_tiles(rgb: np.ndarray, alpha: np.ndarray, model: Path) -> list:
     finally:
         photos.close()
     depth_model = str(model) if model.is_file() else None
-    matte = depth = None
+    matte = depth = coc = None
     for style in ("gaussian", "lens", "motion", "radial"):
         settings = BokehSettings(style=style, strength=50, depth_model=depth_model)
         with BokehProcessor(settings, video=False) as processor:
@@ -178,11 +178,14 @@ def contact_tiles(rgb: np.ndarray, alpha: np.ndarray, model: Path) -> list:
             renders.append((f"livebokeh {style}", result.image.copy()))
             matte = result.matte.copy() if matte is None else matte
             depth = result.depth if result.depth is not None else depth
+            coc = result.coc.copy() if result.coc is not None else coc
     tiles = [("input", rgb), ("reference mask", report.matte_tile(alpha)),
              ("raw MediaPipe > 0.5", report.matte_tile(raw > 0.5)),
              ("livebokeh matte", report.matte_tile(matte))]
     if depth is not None:
         tiles.append(("depth (near = bright)", report.depth_tile(depth, *rgb.shape[1::-1])))
+    if coc is not None:
+        tiles.append(("|CoC| (white = max)", report.coc_tile(coc)))
     return tiles + renders
 
 

@@ -183,6 +183,13 @@ def depth_tile(inverse_depth: np.ndarray, width: int, height: int) -> np.ndarray
     return cv2.cvtColor(cv2.applyColorMap(grey, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
 
 
+def coc_tile(coc: np.ndarray) -> np.ndarray:
+    """|CoC radius| (pixels) as grey RGB uint8, white = the largest radius in the map."""
+    radius = np.abs(coc)
+    grey = np.clip(radius * (255.0 / max(float(radius.max()), 1e-6)), 0, 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
 def contact_sheet(tiles: list[tuple[str, np.ndarray]], tile_height: int = 150,
                   columns: int = 5) -> np.ndarray:
     """Labelled RGB tiles scaled to ``tile_height`` px, ``columns`` per row (RGB uint8)."""
