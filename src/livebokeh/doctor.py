@@ -76,28 +76,21 @@ def check_virtual_camera(devices: list[dict] | None, sys_root: Path = Path("/sys
 
 
 def check_gpu() -> dict:
-    """CuPy and its CUDA devices, plus onnxruntime's execution providers (depth model)."""
-    items, fix = [], []
-    try:
-        import cupy
+    """The render backend ``--backend auto`` picks and why (``backend.select_backend``)."""
+    from livebokeh.backend import cuda_problem, select_backend
 
-        count = cupy.cuda.runtime.getDeviceCount()
-        items.append(f"CuPy {cupy.__version__}: {count} CUDA device(s)")
-        ok = count > 0
-        if not ok:
-            fix.append("no CUDA device visible: check the NVIDIA driver (nvidia-smi)")
-    except ImportError:
-        ok = False
-        items.append("CuPy not installed")
-        fix.append("optional, for GPU rendering: pip install livebokeh[gpu]")
-    except Exception as exc:  # CUDA runtime missing or broken driver: report, do not fail
-        ok = False
-        items.append(f"CuPy installed but CUDA is unusable: {str(exc).splitlines()[0]}")
-        fix.append("install the NVIDIA driver and a CUDA 12 runtime matching cupy-cuda12x")
+    problem = cuda_problem()
+    items = [select_backend("auto")[1]]
+    fix = []
+    if problem is not None and "not installed" in problem:
+        fix.append("optional, for GPU rendering: pip install 'livebokeh[gpu]'")
+    elif problem is not None:
+        fix.append("install the NVIDIA driver and a CUDA 12 runtime matching cupy-cuda12x "
+                   "(check with nvidia-smi)")
     import onnxruntime
 
     items.append(f"onnxruntime providers: {', '.join(onnxruntime.get_available_providers())}")
-    return _section(ok, items, fix, optional=True)
+    return _section(problem is None, items, fix, optional=True)
 
 
 def check_models() -> dict:
