@@ -18,6 +18,16 @@ _UMASK = os.umask(0)  # read once at import (os.umask can only be read by settin
 os.umask(_UMASK)  # ... so outputs get the usual 0666 & ~umask, not mkstemp's private 0600
 
 
+def check_input_file(path: Path, kind: str) -> None:
+    """Fail with one line if ``path`` is missing, a folder or empty (``kind``: "an image")."""
+    if not path.exists():
+        raise LivebokehError(f"input not found: {path}")
+    if path.is_dir():
+        raise LivebokehError(f"input is a folder, not {kind}: {path}")
+    if path.stat().st_size == 0:
+        raise LivebokehError(f"input is empty (0 bytes): {path}")
+
+
 def check_output_path(output: Path, *inputs: Path) -> None:
     """Fail early (one-line error) if ``output`` cannot be written or would clobber an input."""
     if not output.parent.is_dir():

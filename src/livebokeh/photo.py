@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from livebokeh.atomic import atomic_output, check_output_path
+from livebokeh.atomic import atomic_output, check_input_file, check_output_path
 from livebokeh.errors import LivebokehError
 from livebokeh.settings import BokehSettings
 
@@ -35,12 +35,7 @@ def _open_checked(path: Path) -> Image.Image:
     pixels later; Pillow's ``LOAD_TRUNCATED_IMAGES`` stays off.
     """
     path = Path(path)
-    if not path.exists():
-        raise LivebokehError(f"input not found: {path}")
-    if path.is_dir():
-        raise LivebokehError(f"input is a folder, not an image: {path}")
-    if path.stat().st_size == 0:
-        raise LivebokehError(f"input is empty (0 bytes): {path}")
+    check_input_file(path, "an image")
     if path.suffix.lower() not in READ_EXTENSIONS:
         raise LivebokehError(
             f"unsupported image type '{path.suffix}' (use {', '.join(sorted(READ_EXTENSIONS))})"

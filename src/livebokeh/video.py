@@ -39,7 +39,7 @@ import numpy as np
 from av.video.reformatter import Colorspace
 from tqdm import tqdm
 
-from livebokeh.atomic import atomic_output, check_output_path
+from livebokeh.atomic import atomic_output, check_input_file, check_output_path
 from livebokeh.errors import LivebokehError
 from livebokeh.settings import BokehSettings
 
@@ -183,12 +183,7 @@ class VideoReader:
 
 
 def _open_input(path: Path) -> av.container.InputContainer:
-    if not path.exists():
-        raise LivebokehError(f"input not found: {path}")
-    if path.is_dir():
-        raise LivebokehError(f"input is a folder, not a video: {path}")
-    if path.stat().st_size == 0:
-        raise LivebokehError(f"input is empty (0 bytes): {path}")
+    check_input_file(path, "a video")
     try:
         return av.open(str(path))
     except av.FFmpegError as exc:
