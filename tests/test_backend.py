@@ -23,7 +23,6 @@ from livebokeh.backend import (
     background_job,
     make_renderer,
     select_backend,
-    time_render,
 )
 from livebokeh.errors import LivebokehError
 from livebokeh.gpu.cuda_render import (
@@ -195,12 +194,6 @@ def test_fallback_lets_other_errors_through(scene):
     renderer = FallbackRenderer(FailingGpu(fail_on_call=1), CpuRenderer(), errors=(KeyError,))
     with pytest.raises(DeviceLost):
         renderer.render(rgb, matte, BokehSettings())
-
-
-def test_time_render_times_each_frame(scene):
-    rgb, matte, _ = scene
-    times = time_render(CpuRenderer(), [rgb, rgb], [matte, matte], BokehSettings(), warmup=1)
-    assert len(times) == 2 and all(t > 0 for t in times)
 
 
 # --- the array port (the CUDA renderer's code) on NumPy ----------------------------------------

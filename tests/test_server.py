@@ -1,8 +1,9 @@
 """The live server over real HTTP on 127.0.0.1 (ephemeral port), fed by the real pipeline.
 
-A clip made with PyAV from the tennis-vest frames is decoded and looped at 25 fps through
-``BokehProcessor`` under ``LiveControl`` (what ``livebokeh cam --serve`` does per frame),
-and every check reads what a viewer reads: multipart parts, JSON replies, status codes.
+A clip made with PyAV from the tennis-vest frames is played as a camera (FileCameraSource,
+looped at 25 fps) through the real ``LiveLoop`` with a ``LiveServer`` (what ``livebokeh cam
+--serve --no-vcam`` runs), and every check reads what a viewer reads: multipart parts,
+JSON replies, status codes.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ import requests
 
 from clips import make_clip
 from livebokeh.errors import LivebokehError
-from livebokeh.pipeline import BokehProcessor
+from livebokeh.live import LiveLoop
 from livebokeh.server import (
     JPEG_QUALITY,
     ControlServer,
     FrameHub,
     LiveControl,
+    LiveServer,
     parse_address,
-    process_live,
 )
 from livebokeh.settings import BokehSettings
 from livebokeh.sources import FileCameraSource
@@ -36,45 +37,50 @@ FPS = 25
 
 
 class FedServer:
-    """A server plus the thread that plays a clip as a camera (FileCameraSource, looped)
-    through the pipeline into it. ``frames`` keeps a copy of every input frame seen, by
-    position in the clip, to compare the streamed output with."""
+    """A ``LiveServer`` fed by the real ``LiveLoop`` playing ``clip`` as a camera, on a thread.
+
+    ``frames`` holds every frame of the clip as decoded (the camera's possible inputs), to
+    compare the streamed output with."""
 
     def __init__(self, clip: Path, settings: BokehSettings, token: str | None = None):
-        self.clip = clip
-        self.frames: dict[int, np.ndarray] = {}
-        self.control = LiveControl(settings)
-        self.hub = FrameHub()
-        self.server = ControlServer(self.hub, self.control, "127.0.0.1", 0, token)
-        self.processor: BokehProcessor | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        with FileCameraSource(self.clip, loop=True, fps=FPS) as source, \
-                BokehProcessor(self.control.settings, video=True) as self.processor:
-            start = time.monotonic()
-            while not self._stop.is_set():
-                frame = source.read(timeout=1.0)
-                if frame is None:
-                    continue
-                self.frames.setdefault(hash(frame.rgb[::7, ::7].tobytes()), frame.rgb.copy())
-                timestamp_ms = round((frame.capture_time - start) * 1000)
-                process_live(self.processor, self.control, self.hub, frame.rgb, timestamp_ms)
+        self.frames = dict(enumerate(decoded_frames(clip)))
+        self.web = LiveServer("127.0.0.1:0", settings, token)
+        self.control, self.hub, self.server = self.web.control, self.web.hub, self.web.http
+        self.source = FileCameraSource(clip, loop=True, fps=FPS)
+        self.loop: LiveLoop | None = None
+        self._thread: threading.Thread | None = None
 
     def __enter__(self) -> FedServer:
-        self.server.start()
+        self.web.start()
+        self.source.open()
+        self.loop = LiveLoop(self.source, [], self.control.settings, log=lambda line: None,
+                             web=self.web)
+        self._thread = threading.Thread(target=self.loop.run, daemon=True)
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._stop.set()
+        self.loop.stop()
         self._thread.join(timeout=10)
-        self.server.stop()
+        self.source.close()
+        self.web.close()
+
+    @property
+    def processor(self):
+        return self.loop.processor
 
     @property
     def url(self) -> str:
-        return self.server.url
+        return self.web.url
+
+
+def decoded_frames(clip: Path) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(clip))
+    frames = []
+    while (decoded := capture.read())[0]:
+        frames.append(cv2.cvtColor(decoded[1], cv2.COLOR_BGR2RGB))
+    capture.release()
+    return frames
 
 
 @contextlib.contextmanager

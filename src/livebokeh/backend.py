@@ -15,7 +15,6 @@ so no frame is dropped.
 from __future__ import annotations
 
 import logging
-import time
 from functools import lru_cache
 from typing import Protocol
 
@@ -275,22 +274,3 @@ def make_renderer(name: str, video: bool = True, seed: int = 0) -> Renderer:
     from livebokeh.gpu.cuda_render import CudaRenderer
 
     return FallbackRenderer(CudaRenderer(video=video, seed=seed), CpuRenderer(video, seed))
-
-
-def time_render(renderer: Renderer, frames: list[np.ndarray], mattes: list[np.ndarray],
-                settings: BokehSettings, cocs: list[np.ndarray] | None = None,
-                warmup: int = 3) -> list[float]:
-    """Wall time in ms of ``renderer.render`` per frame, after ``warmup`` untimed frames.
-
-    Cycles through ``frames`` (with their ``mattes`` and ``cocs``) for ``warmup + len(frames)``
-    calls. The result is downloaded inside ``render``, so GPU work is included.
-    """
-    out = np.empty_like(frames[0])
-    times = []
-    for i in range(warmup + len(frames)):
-        j = i % len(frames)
-        start = time.perf_counter()
-        renderer.render(frames[j], mattes[j], settings, None if cocs is None else cocs[j], out)
-        if i >= warmup:
-            times.append((time.perf_counter() - start) * 1e3)
-    return times

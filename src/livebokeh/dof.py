@@ -17,6 +17,7 @@ import numpy as np
 from livebokeh.coc import coc_map
 from livebokeh.depth import AsyncDepth, open_depth_estimator
 from livebokeh.focus import FaceFinder, focal_depth, parse_focus
+from livebokeh.imgops import shrink_to
 from livebokeh.settings import BokehSettings
 
 log = logging.getLogger("livebokeh")
@@ -81,7 +82,7 @@ class DepthOfField:
         self.depth = depth
         if depth is None:  # one depth for the whole background
             return cv2.multiply(cv2.subtract(1.0, matte), max_radius, dst=self._coc)
-        small_matte = cv2.resize(matte, depth.shape[::-1], interpolation=cv2.INTER_AREA)
+        small_matte = shrink_to(matte, depth.shape[::-1])
         focus = focal_depth(depth, small_matte, self.focus, face)
         low = coc_map(depth, focus, max_radius, near_blur=self.settings.near_blur)
         return cv2.resize(low, (width, height), dst=self._coc, interpolation=cv2.INTER_LINEAR)

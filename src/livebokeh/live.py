@@ -249,24 +249,24 @@ class LiveLoop:
                                     blur=self.web.enabled)
 
     def _apply_controls(self) -> None:
-        """Make the processor follow the controls (keys): rebuild only for style or focus."""
+        """Make the processor follow the controls (keys); the stream state is kept."""
         c, s = self.controls, self._processor.settings
         if (c.style, c.focus) != (s.style, s.focus):
-            from livebokeh.pipeline import BokehProcessor
-
             try:
-                processor = BokehProcessor(replace(s, style=c.style, focus=c.focus,
-                                                   strength=c.strength), video=True)
+                self._processor.update_settings(replace(s, style=c.style, focus=c.focus,
+                                                        strength=c.strength))
             except LivebokehError as exc:  # e.g. a broken depth model: keep the running style
                 self.log(f"cannot switch to {c.style}: {exc}")
                 self.controls = replace(c, style=s.style, focus=s.focus)
                 return
-            self._processor.close()
-            self._processor = processor
-            self._last_timestamp_ms = -1
             self.log(f"style {c.style}, strength {c.strength:g}, focus {c.focus}")
         elif c.strength != s.strength:
             s.strength = c.strength
+
+    @property
+    def processor(self):
+        """The running ``BokehProcessor`` (None before ``run``)."""
+        return self._processor
 
     def _window_line(self, seconds: float, skipped: int) -> str:
         w = self._window

@@ -80,6 +80,7 @@ class BokehProcessor:
         self._matte: np.ndarray | None = None
         self._out: np.ndarray | None = None
         self.timings_ms: dict[str, float] = {}
+        self._given: tuple[np.ndarray, np.ndarray] | None = None  # (--matte, as float32)
         self.dof = DepthOfField(self.settings, video) if self.settings.style == "lens" else None
         backend, reason = select_backend(self.settings.backend)
         _note_once(reason)
@@ -108,14 +109,16 @@ class BokehProcessor:
         from livebokeh.focus import parse_focus
 
         face_changed = (settings.focus == "face") != (self.settings.focus == "face")
-        self.settings = settings
-        if self.dof is not None and (settings.style != "lens" or face_changed):
+        dof = self.dof
+        if dof is not None and (settings.style != "lens" or face_changed):
+            dof = None
+        if dof is None and settings.style == "lens":
+            dof = DepthOfField(settings, self.video)  # may raise: nothing changed yet
+        elif dof is not None:
+            dof.settings, dof.focus = settings, parse_focus(settings.focus)
+        if self.dof is not None and dof is not self.dof:
             self.dof.close()
-            self.dof = None
-        if self.dof is None and settings.style == "lens":
-            self.dof = DepthOfField(settings, self.video)
-        elif self.dof is not None:
-            self.dof.settings, self.dof.focus = settings, parse_focus(settings.focus)
+        self.settings, self.dof = settings, dof
 
     def _buffers(self, height: int, width: int) -> None:
         if self._out is None or self._out.shape[:2] != (height, width):
@@ -128,7 +131,11 @@ class BokehProcessor:
         self._buffers(height, width)
         t0 = time.perf_counter()
         if self.settings.matte is not None:
-            self._matte[...] = _given_matte(self.settings.matte, width, height)
+            given = self.settings.matte
+            if self._given is None or self._given[0] is not given or \
+                    self._given[1].shape != (height, width):  # converted once, not per frame
+                self._given = (given, _given_matte(given, width, height))
+            np.copyto(self._matte, self._given[1])
         else:
             if self.video:
                 mask = self.segmenter.segment(rgb, timestamp_ms)

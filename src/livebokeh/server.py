@@ -46,7 +46,6 @@ from livebokeh.settings import BokehSettings
 BOUNDARY = "livebokehframe"
 JPEG_QUALITY = 80
 PNG_COMPRESSION = 1  # zlib level: fast; overlay frames are mostly empty alpha anyway
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 LIVE_FIELDS = ("style", "strength", "blades", "grain", "background", "focus")
 
 
@@ -234,22 +233,6 @@ class LiveServer:
     def publish(self, output: np.ndarray, source: np.ndarray | None = None,
                 matte: np.ndarray | None = None) -> None:
         self.hub.publish(output, source, matte)
-
-
-def process_live(processor, control: LiveControl, hub: FrameHub, rgb: np.ndarray,
-                 timestamp_ms: int, out: np.ndarray | None = None) -> np.ndarray:
-    """One camera frame under live control: take new settings, blur (or pass the frame
-    through while blur is off), hand the result to the viewers; returns the output (RGB).
-    """
-    settings = control.take()
-    if settings is not None:
-        processor.update_settings(settings)
-    if not control.enabled:
-        hub.publish(rgb)
-        return rgb
-    result = processor.process(rgb, timestamp_ms, out=out)
-    hub.publish(result.image, rgb, result.matte)
-    return result.image
 
 
 def _encode_jpeg(rgb: np.ndarray) -> bytes:
