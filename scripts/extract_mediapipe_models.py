@@ -2,7 +2,7 @@
 
 The selfie segmentation and face detection models are Apache-2.0 and come from Google's own
 wheel, so the package carries them and ``pip install`` alone gives a working default. This
-script is how ``src/livebokeh/data/*.tflite`` were made; run it to reproduce or verify them:
+script is how ``livebokeh/data/*.tflite`` were made; run it to reproduce or verify them:
 
     python scripts/extract_mediapipe_models.py [--wheel PATH]
 
@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
 
 from livebokeh.models import PACKAGED_DIR, REGISTRY  # noqa: E402
 

@@ -32,7 +32,7 @@ from livebokeh.video import X264_PRESET
 
 PORTRAIT_CANDIDATES = (
     Path(__file__).resolve().parent / "data" / "portrait.jpg",  # installed package
-    Path(__file__).resolve().parents[2] / "assets" / "portrait.jpg",  # source checkout
+    Path(__file__).resolve().parents[1] / "assets" / "portrait.jpg",  # source checkout
 )
 CYCLE = 30  # distinct frames per run from a picture; timed frames cycle through them
 MAX_VIDEO_FRAMES = 60  # frames kept from an input video (60 at 1920x1080: 370 MB)
