@@ -2,7 +2,7 @@
 
 Python API (RGB uint8 arrays in and out)::
 
-    from livebokeh import blur_image, BokehProcessor, BokehSettings
+    from livebokeh import BokehProcessor, BokehSettings, blur_image
 
     out = blur_image(rgb, strength=40)                 # one photo
     with BokehProcessor(BokehSettings(strength=30)) as proc:

@@ -1,3 +1,3 @@
-from livebokeh.cli import main
+from livebokeh.app.cli import main
 
 main()

@@ -17,14 +17,17 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from livebokeh.backend import CpuRenderer, GrainState, make_renderer, select_backend
-from livebokeh.background import BLUR, TRANSPARENT, Backdrop, cutout, replace_background
-from livebokeh.dof import DepthOfField
-from livebokeh.grain import add_grain
-from livebokeh.matte import MatteRefiner, MatteSmoother, apply_refine_mask
-from livebokeh.render import blur_radius
-from livebokeh.segmentation import PersonSegmenter
-from livebokeh.settings import BokehSettings
+from livebokeh.matte.refine import MatteRefiner, apply_refine_mask
+from livebokeh.matte.temporal import MatteSmoother
+from livebokeh.perception.segmentation import PersonSegmenter
+from livebokeh.render.backend import make_renderer, select_backend
+from livebokeh.render.background import Backdrop, cutout, replace_background
+from livebokeh.render.cpu import CpuRenderer
+from livebokeh.render.dof import DepthOfField
+from livebokeh.render.grain import add_grain
+from livebokeh.render.halo_free import blur_radius
+from livebokeh.render.renderer import GrainState
+from livebokeh.settings import BLUR, TRANSPARENT, BokehSettings
 
 log = logging.getLogger("livebokeh")
 
@@ -106,7 +109,7 @@ class BokehProcessor:
         Switching to the lens style opens the depth of field (model load, once); a new focus
         point is taken over without reloading; switching away closes it.
         """
-        from livebokeh.focus import parse_focus
+        from livebokeh.settings import parse_focus
 
         face_changed = (settings.focus == "face") != (self.settings.focus == "face")
         dof = self.dof
@@ -161,7 +164,7 @@ class BokehProcessor:
         """Blur the background of ``rgb`` behind ``matte`` into ``out`` (uint8 RGB).
 
         ``coc`` (lens style) is the signed CoC map from ``DepthOfField``. The blur itself
-        runs on the backend's renderer (CPU or CUDA, ``livebokeh.backend``).
+        runs on the backend's renderer (CPU or CUDA, ``livebokeh.render.backend``).
         """
         self.alpha = None
         if self.settings.background != BLUR:

@@ -1,8 +1,15 @@
-"""The user's choices, validated once, shared by the CLI, the Python API and the pipeline."""
+"""The user's choices, validated once, shared by the CLI, the Python API and the pipeline.
+
+``BokehSettings`` is the small typed object every stage reads; the parsers of its text
+options (``--focus``, ``--grain``, ``--background``) live here too, so that validating
+settings never reaches up into the stages that use them.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -10,6 +17,8 @@ from livebokeh.errors import LivebokehError
 
 STYLES = ("gaussian", "lens", "motion", "radial")
 SEGMENTER_MODELS = ("auto", "general", "landscape")
+BLUR, TRANSPARENT, REPLACE = "blur", "transparent", "replace"
+COLOUR_PATTERN = re.compile(r"#?([0-9a-fA-F]{6})")
 
 
 def _check_range(name: str, value, low: float, high: float) -> None:
@@ -31,7 +40,7 @@ class BokehSettings:
     ("auto", "face", "X,Y" or "depth:D"), ``near_blur``; depth from ``depth_model`` (path,
     None: resolver) or a given ``depth_map`` (HxW float32 normalised inverse depth).
     ``background``: "blur", "transparent", "#RRGGBB" or an image path (livebokeh.background).
-    ``backend``: "auto", "cpu" or "cuda" (livebokeh.backend).
+    ``backend``: "auto", "cpu" or "cuda" (livebokeh.render.backend).
     """
 
     style: str = "gaussian"
@@ -59,10 +68,6 @@ class BokehSettings:
         self.validate()
 
     def validate(self) -> None:
-        from livebokeh.background import canonical_background
-        from livebokeh.focus import parse_focus
-        from livebokeh.grain import parse_grain
-
         if self.style not in STYLES:
             raise LivebokehError(f"unknown style '{self.style}' (choose from {', '.join(STYLES)})")
         _check_range("strength", self.strength, 0, 100)
@@ -84,3 +89,85 @@ class BokehSettings:
         parse_focus(self.focus)
         if self.backend not in ("auto", "cpu", "cuda"):
             raise LivebokehError(f"unknown backend '{self.backend}' (choose auto, cpu or cuda)")
+
+
+@dataclass(frozen=True)
+class FocusSpec:
+    """A parsed ``--focus``: mode "auto", "face", "point" or "depth", with its value."""
+
+    mode: str
+    point: tuple[float, float] | None = None
+    depth: float | None = None
+
+
+def parse_focus(text: str) -> FocusSpec:
+    """Parse ``auto``, ``face``, ``X,Y`` (0..1) or ``depth:D`` (0..1); one-line error else."""
+    value = str(text).strip().lower()
+    if value in ("auto", "face"):
+        return FocusSpec(value)
+    try:
+        if value.startswith("depth:"):
+            depth = float(value.split(":", 1)[1])
+            if 0 <= depth <= 1:
+                return FocusSpec("depth", depth=depth)
+        else:
+            x, y = (float(v) for v in value.split(","))
+            if 0 <= x <= 1 and 0 <= y <= 1:
+                return FocusSpec("point", point=(x, y))
+    except ValueError:
+        pass
+    raise LivebokehError(f"focus must be auto, face, X,Y (0..1) or depth:D (0..1), got '{text}'")
+
+
+def parse_grain(value: str | float) -> str | float:
+    """``--grain`` value: ``"auto"``, ``"off"`` or a number 0..100; LivebokehError otherwise."""
+    text = str(value).strip().lower()
+    if text in ("auto", "off"):
+        return text
+    try:
+        number = float(text)
+    except ValueError:
+        number = float("nan")
+    if not 0.0 <= number <= 100.0:  # also rejects nan
+        raise LivebokehError(f"grain must be 'auto', 'off' or a number 0..100, got '{value}'")
+    return number
+
+
+@dataclass(frozen=True)
+class BackgroundSpec:
+    """A parsed ``--background``: ``mode`` is blur, transparent or replace.
+
+    For replace exactly one of ``colour`` (RGB 0..255) or ``path`` (an image file) is set.
+    """
+
+    mode: str
+    colour: tuple[int, int, int] | None = None
+    path: Path | None = None
+
+
+def parse_background(value: str | None) -> BackgroundSpec:
+    """``blur`` | ``transparent`` | ``#RRGGBB`` | image path → ``BackgroundSpec``.
+
+    An image path must exist (checked now, read later at frame size).
+    """
+    text = (value or BLUR).strip()
+    if text.lower() in (BLUR, TRANSPARENT):
+        return BackgroundSpec(text.lower())
+    if text.startswith("#"):
+        match = COLOUR_PATTERN.fullmatch(text)
+        if match is None:
+            raise LivebokehError(f"background colour must be #RRGGBB, got '{text}'")
+        hex_digits = match.group(1)
+        colour = tuple(int(hex_digits[i:i + 2], 16) for i in (0, 2, 4))
+        return BackgroundSpec(REPLACE, colour=colour)
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise LivebokehError(f"background must be blur, transparent, #RRGGBB or an image file; "
+                             f"not found: {text}")
+    return BackgroundSpec(REPLACE, path=path)
+
+
+def canonical_background(value: str | None) -> str:
+    """A validated ``--background`` value: ``blur``/``transparent`` lower-cased, else as given."""
+    spec = parse_background(value)
+    return spec.mode if spec.mode != REPLACE else str(value).strip()

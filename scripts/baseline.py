@@ -1,4 +1,4 @@
-"""Render photos the naive way (``livebokeh.baseline``), to compare with ``livebokeh photo``.
+"""Render photos the naive way (``livebokeh.eval.baseline``), to compare with ``livebokeh photo``.
 
     python scripts/baseline.py INPUT.jpg OUTPUT.png [--strength 30] [--matte MATTE.png]
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from livebokeh.baseline import baseline_frame, kernel_size, open_segmenter
+from livebokeh.eval.baseline import baseline_frame, kernel_size, open_segmenter
 
 
 def main() -> None:

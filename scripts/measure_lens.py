@@ -17,11 +17,11 @@ import time
 
 import numpy as np
 
-from livebokeh.lens import lens_blur
-from livebokeh.metrics import psnr
-from livebokeh.reference import reference_lens_blur
-from livebokeh.render import blur_radius
-from livebokeh.synthetic import SUBJECT_DEPTH, make_scene
+from livebokeh.eval.metrics import psnr
+from livebokeh.eval.reference import reference_lens_blur
+from livebokeh.eval.synthetic import SUBJECT_DEPTH, make_scene
+from livebokeh.render.halo_free import blur_radius
+from livebokeh.render.lens import lens_blur
 
 DEPTH_RANGE = 0.4  # inverse-depth distance from the focus plane at which the CoC is largest
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from livebokeh.matte import MatteRefiner
-from livebokeh.metrics import boundary_f, iou
-from livebokeh.segmentation import PersonSegmenter
+from livebokeh.eval.metrics import boundary_f, iou
+from livebokeh.matte.refine import MatteRefiner
+from livebokeh.perception.segmentation import PersonSegmenter
 
 
 def evaluate(people: Path, indices) -> dict:

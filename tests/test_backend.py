@@ -1,5 +1,5 @@
 """Backend choice, the CPU renderer adapter, the fallback to CPU, and the array port of the
-renderers (``livebokeh.gpu.cuda_render`` run with NumPy) against the CPU renderers.
+renderers (``livebokeh.render.cuda.renderer`` run with NumPy) against the CPU renderers.
 
 No GPU here: CuPy is blocked in a subprocess to check the selection, the fallback is driven
 by a primary renderer that fails the way a GPU does, and the device code runs on NumPy.
@@ -17,15 +17,12 @@ import cv2
 import numpy as np
 import pytest
 
-from livebokeh.backend import (
-    CpuRenderer,
-    FallbackRenderer,
-    background_job,
-    make_renderer,
-    select_backend,
-)
 from livebokeh.errors import LivebokehError
-from livebokeh.gpu.cuda_render import (
+from livebokeh.eval.metrics import psnr
+from livebokeh.eval.synthetic import SUBJECT_DEPTH, make_scene
+from livebokeh.render.backend import FallbackRenderer, make_renderer, select_backend
+from livebokeh.render.cpu import CpuRenderer
+from livebokeh.render.cuda.renderer import (
     ArrayOps,
     ArrayRenderer,
     area_matrix,
@@ -34,13 +31,12 @@ from livebokeh.gpu.cuda_render import (
     linear_matrix,
     rotation_geometry,
 )
-from livebokeh.grain import add_grain
-from livebokeh.lens import lens_blur
-from livebokeh.metrics import psnr
-from livebokeh.render import blur_radius, composite, gaussian_background
+from livebokeh.render.grain import add_grain
+from livebokeh.render.halo_free import blur_radius, composite, gaussian_background
+from livebokeh.render.lens import lens_blur
+from livebokeh.render.renderer import background_job
+from livebokeh.render.styles import motion_background, radial_background
 from livebokeh.settings import BokehSettings
-from livebokeh.styles import motion_background, radial_background
-from livebokeh.synthetic import SUBJECT_DEPTH, make_scene
 
 STYLES = [dict(style="gaussian", strength=60), dict(style="motion", strength=50, angle=30),
           dict(style="motion", strength=50, angle=90, length=120.0),
@@ -66,7 +62,7 @@ def scene(request):
 BLOCKED_CUPY = textwrap.dedent("""
     import sys
     sys.modules["cupy"] = None  # any 'import cupy' now raises ImportError
-    from livebokeh.backend import select_backend
+    from livebokeh.render.backend import select_backend
     from livebokeh.errors import LivebokehError
     print(repr(select_backend("auto")))
     try:

@@ -19,19 +19,12 @@ from PIL import Image
 
 from clips import make_clip
 from conftest import PEOPLE, TENNIS, load_person, load_rgb
-from livebokeh.background import (
-    BackgroundSpec,
-    canonical_background,
-    cover,
-    cutout,
-    parse_background,
-    replace_background,
-)
-from livebokeh.cli import main
+from livebokeh.app.cli import main
+from livebokeh.app.photo import process_photo
+from livebokeh.app.video import process_video
 from livebokeh.errors import LivebokehError
-from livebokeh.photo import process_photo
-from livebokeh.settings import BokehSettings
-from livebokeh.video import process_video
+from livebokeh.render.background import cover, cutout, replace_background
+from livebokeh.settings import BackgroundSpec, BokehSettings, canonical_background, parse_background
 
 NEW_BACKGROUND = (32, 96, 192)
 OLD_RED, OLD_GREEN = (230, 20, 20), (20, 230, 20)

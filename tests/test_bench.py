@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from clips import make_clip
 from conftest import PEOPLE, need
-from livebokeh.bench import animated, source_frames
-from livebokeh.cli import main
+from livebokeh.app.bench import animated, source_frames
+from livebokeh.app.cli import main
 from livebokeh.settings import STYLES
 
 STAGES = {"decode", "segmentation", "matte", "render", "encode"}

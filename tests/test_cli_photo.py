@@ -21,8 +21,8 @@ from click.testing import CliRunner
 from PIL import Image, ImageCms
 
 from conftest import REPO, load_person
-from livebokeh.cli import main
-from livebokeh.photo import read_grey, read_image
+from livebokeh.app.cli import main
+from livebokeh.io.images import read_grey, read_image
 
 PORTRAIT = REPO / "assets" / "portrait.jpg"
 LIVEBOKEH = Path(sys.executable).parent / "livebokeh"  # the installed console script

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from conftest import DEPTH_MODEL, load_person, need
-from livebokeh.coc import COC_SPAN, FOCUS_TOLERANCE, coc_map, save_coc
-from livebokeh.depth import DepthEstimator
 from livebokeh.errors import LivebokehError
-from livebokeh.render import blur_radius
+from livebokeh.io.images import write_coc
+from livebokeh.perception.depth import DepthEstimator
+from livebokeh.render.coc import COC_SPAN, FOCUS_TOLERANCE, coc_map
+from livebokeh.render.halo_free import blur_radius
 
 FOCUS, R_MAX = 0.6, 20.0
 
@@ -80,7 +81,7 @@ def test_real_photo_subject_sharp_background_blurred():
 def test_save_coc_round_trip(tmp_path, suffix):
     coc = coc_map(ramp(), FOCUS, R_MAX)
     path = tmp_path / f"coc{suffix}"
-    save_coc(path, coc)
+    write_coc(path, coc)
     loaded = np.load(path) if suffix == ".npy" else cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     assert loaded.dtype == np.float32
     np.testing.assert_array_equal(loaded, coc)
@@ -89,5 +90,5 @@ def test_save_coc_round_trip(tmp_path, suffix):
 
 def test_save_coc_rejects_other_formats(tmp_path):
     with pytest.raises(LivebokehError, match=r"\.npy or \.tiff"):
-        save_coc(tmp_path / "coc.png", np.zeros((4, 4), np.float32))
+        write_coc(tmp_path / "coc.png", np.zeros((4, 4), np.float32))
     assert not any(tmp_path.iterdir())

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from clips import make_clip
 from conftest import PEOPLE, load_rgb
-from livebokeh.cli import cam, main
-from livebokeh.config import config_defaults
+from livebokeh.app.cli import cam, main
+from livebokeh.app.config import config_defaults
 
 
 @pytest.fixture(scope="module")

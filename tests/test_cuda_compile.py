@@ -1,4 +1,4 @@
-"""Every CUDA kernel source shipped in livebokeh.gpu compiles with nvcc (no GPU needed).
+"""Every CUDA kernel source shipped in livebokeh.render.cuda compiles with nvcc (no GPU needed).
 
 The renderer compiles them at run time with NVRTC through CuPy; nvcc catches syntax and
 type errors here, where there is no GPU, and the PTX shows the kernels the Python code
@@ -15,10 +15,10 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from livebokeh.gpu.cuda_render import blend_arguments, correlate_arguments
+from livebokeh.render.cuda.renderer import blend_arguments, correlate_arguments
 
 NVCC = shutil.which("nvcc")
-KERNEL_FILES = sorted(p.name for p in resources.files("livebokeh.gpu").iterdir()
+KERNEL_FILES = sorted(p.name for p in resources.files("livebokeh.render.cuda").iterdir()
                       if p.name.endswith(".cu"))
 PTX_TYPE = {np.ndarray: ".u64", np.int32: ".u32", np.float32: ".f32"}  # pointer, int, float
 
@@ -46,7 +46,7 @@ def test_every_kernel_file_is_known():
 
 @pytest.mark.parametrize("name", KERNEL_FILES)
 def test_kernel_source_compiles_to_ptx(name, tmp_path):
-    source = resources.files("livebokeh.gpu").joinpath(name)
+    source = resources.files("livebokeh.render.cuda").joinpath(name)
     ptx = tmp_path / (name + ".ptx")
     done = subprocess.run([NVCC, "-ptx", "-arch=compute_80", "-Werror", "all-warnings",
                            "-o", str(ptx), str(source)], capture_output=True, text=True,

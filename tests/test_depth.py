@@ -13,16 +13,16 @@ import pytest
 from PIL import Image
 
 from conftest import DEPTH_MODEL, load_person, need, tennis_frames
-from livebokeh.depth import (
+from livebokeh.errors import LivebokehError
+from livebokeh.io.images import write_depth_png
+from livebokeh.perception.depth import (
     TCMONODEPTH_SMALL,
     AsyncDepth,
     DepthEstimator,
     load_depth_map,
     normalise,
     open_depth_estimator,
-    save_depth_png,
 )
-from livebokeh.errors import LivebokehError
 
 
 @pytest.fixture(scope="module")
@@ -184,14 +184,14 @@ def test_bad_depth_files_are_one_line_errors(tmp_path):
 def test_save_depth_png_round_trip(tmp_path):
     inverse, _ = normalise(1.0 / depth_scene())
     path = tmp_path / "depth.png"
-    save_depth_png(path, inverse)
+    write_depth_png(path, inverse)
     written = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     assert written.dtype == np.uint16
     np.testing.assert_allclose(written / 65535.0, inverse, atol=1 / 65535)
     np.testing.assert_allclose(load_depth_map(path), inverse, atol=1e-4)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["depth.png"]  # no temp file left
     with pytest.raises(LivebokehError, match="16-bit PNG"):
-        save_depth_png(tmp_path / "depth.jpg", inverse)
+        write_depth_png(tmp_path / "depth.jpg", inverse)
 
 
 # --- asynchronous depth for video -----------------------------------------------------

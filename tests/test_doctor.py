@@ -10,8 +10,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from livebokeh.cli import main
-from livebokeh.doctor import format_report, run_checks, video_devices
+from livebokeh.app.cli import main
+from livebokeh.app.doctor import format_report, run_checks, video_devices
 from livebokeh.models import REGISTRY
 
 LINUX = sys.platform.startswith("linux")

@@ -8,7 +8,8 @@ import pytest
 
 from conftest import load_person
 from livebokeh.errors import LivebokehError
-from livebokeh.focus import FaceFinder, FocusSpec, focal_depth, parse_focus
+from livebokeh.perception.focus import FaceFinder, focal_depth
+from livebokeh.settings import FocusSpec, parse_focus
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -10,12 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from livebokeh.backend import CpuRenderer, FallbackRenderer, cuda_problem, select_backend
-from livebokeh.metrics import psnr
-from livebokeh.reference import reference_lens_blur
-from livebokeh.render import blur_radius
+from livebokeh.eval.metrics import psnr
+from livebokeh.eval.reference import reference_lens_blur
+from livebokeh.eval.synthetic import SUBJECT_DEPTH, make_scene
+from livebokeh.render.backend import FallbackRenderer, cuda_problem, select_backend
+from livebokeh.render.cpu import CpuRenderer
+from livebokeh.render.halo_free import blur_radius
 from livebokeh.settings import BokehSettings
-from livebokeh.synthetic import SUBJECT_DEPTH, make_scene
 
 PROBLEM = cuda_problem()
 pytestmark = pytest.mark.skipif(PROBLEM is not None, reason=f"no CUDA backend: {PROBLEM}")
@@ -37,7 +38,7 @@ def scene():
 
 
 def cuda_renderer(**kwargs):
-    from livebokeh.gpu.cuda_render import CudaRenderer
+    from livebokeh.render.cuda.renderer import CudaRenderer
 
     return CudaRenderer(**kwargs)
 

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from conftest import load_person
-from livebokeh import render
 from livebokeh.errors import LivebokehError
-from livebokeh.grain import MAX_GRAIN_SIGMA, add_grain, estimate_noise, grain_sigma, parse_grain
+from livebokeh.render import halo_free as render
+from livebokeh.render.grain import MAX_GRAIN_SIGMA, add_grain, estimate_noise, grain_sigma
+from livebokeh.settings import parse_grain
 
 CLEAN_PHOTOS = (83, 53)  # people-masks photos whose subjects are smooth and nearly noise-free
 

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import load_person, tennis_frames
 from livebokeh.pipeline import blur_image
-from livebokeh.render import blur_radius
+from livebokeh.render.halo_free import blur_radius
 
 
 def composite_scene(index: int):

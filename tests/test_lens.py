@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from livebokeh.errors import LivebokehError
-from livebokeh.lens import aperture_kernel, lens_blur
-from livebokeh.metrics import psnr
-from livebokeh.reference import reference_lens_blur
-from livebokeh.render import blur_radius
-from livebokeh.synthetic import SUBJECT_DEPTH, make_scene
+from livebokeh.eval.metrics import psnr
+from livebokeh.eval.reference import reference_lens_blur
+from livebokeh.eval.synthetic import SUBJECT_DEPTH, make_scene
+from livebokeh.render.halo_free import blur_radius
+from livebokeh.render.lens import aperture_kernel, lens_blur
 
 WIDTH, HEIGHT = 320, 240
 DEPTH_RANGE = 0.4  # inverse-depth distance from the focus plane at which the CoC is largest

@@ -11,7 +11,7 @@ import pytest
 
 from clips import make_clip
 from conftest import REPO, SHARED_MODELS, need
-from livebokeh.photo import read_image
+from livebokeh.io.images import read_image
 from livebokeh.pipeline import BokehProcessor
 from livebokeh.settings import BokehSettings
 
@@ -65,7 +65,7 @@ def test_depth_map_decides_what_is_sharp(tmp_path, kind):
     np.save(tmp_path / "depth.npy", values)
     settings = BokehSettings(style="lens", strength=60, grain="off", focus="0.25,0.5",
                              matte=np.zeros((240, 320), np.uint8))
-    from livebokeh.depth import load_depth_map
+    from livebokeh.perception.depth import load_depth_map
 
     settings.depth_map = load_depth_map(tmp_path / "depth.npy", kind, (320, 240))
     with BokehProcessor(settings, video=False) as processor:

@@ -18,11 +18,11 @@ import pytest
 from click.testing import CliRunner
 
 from clips import make_clip
-from livebokeh.cli import main
-from livebokeh.live import run_live
+from livebokeh.app.cli import main
+from livebokeh.app.live import run_live
+from livebokeh.io.sinks import FrameSink, VirtualCameraSink
+from livebokeh.io.sources import FileCameraSource
 from livebokeh.settings import BokehSettings
-from livebokeh.sinks import FrameSink, VirtualCameraSink
-from livebokeh.sources import FileCameraSource
 from test_sinks import HAS_LOOPBACK
 
 LIVEBOKEH = [sys.executable, "-m", "livebokeh"]

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from conftest import load_person
-from livebokeh.metrics import boundary_f, iou
+from livebokeh.eval.metrics import boundary_f, iou
 from livebokeh.pipeline import BokehProcessor
 
 SUBSET = range(1, 101, 3)  # 34 photos, a third of the set

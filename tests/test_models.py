@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import DEPTH_MODEL, need
-from livebokeh.cli import main
+from livebokeh.app.cli import main
 from livebokeh.errors import LivebokehError
 from livebokeh.models import (
     PACKAGED_DIR,

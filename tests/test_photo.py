@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from conftest import REPO, load_person
-from livebokeh.cli import main
-from livebokeh.photo import read_image
+from livebokeh.app.cli import main
+from livebokeh.io.images import read_image
 
 PORTRAIT = REPO / "assets" / "portrait.jpg"
 

@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import PEOPLE, REPO, need
-from livebokeh import baseline, report
-from livebokeh.cli import main
-from livebokeh.render import blur_radius
+from livebokeh.app.cli import main
+from livebokeh.eval import baseline, report
+from livebokeh.render.halo_free import blur_radius
 
 
 def load_evaluate():

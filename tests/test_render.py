@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import load_person
-from livebokeh import render
 from livebokeh.pipeline import blur_image
+from livebokeh.render import halo_free as render
 
 RED = (230, 20, 20)
 

@@ -19,9 +19,8 @@ import pytest
 import requests
 
 from clips import make_clip
-from livebokeh.errors import LivebokehError
-from livebokeh.live import LiveLoop
-from livebokeh.server import (
+from livebokeh.app.live import LiveLoop
+from livebokeh.app.server import (
     JPEG_QUALITY,
     ControlServer,
     FrameHub,
@@ -29,8 +28,9 @@ from livebokeh.server import (
     LiveServer,
     parse_address,
 )
+from livebokeh.errors import LivebokehError
+from livebokeh.io.sources import FileCameraSource
 from livebokeh.settings import BokehSettings
-from livebokeh.sources import FileCameraSource
 
 SIZE = (320, 180)
 FPS = 25

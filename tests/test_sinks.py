@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from livebokeh.errors import LivebokehError
-from livebokeh.settings import STYLES
-from livebokeh.sinks import (
+from livebokeh.io.sinks import (
     LINUX_SETUP,
     LiveControls,
     PreviewSink,
@@ -19,6 +18,7 @@ from livebokeh.sinks import (
     handle_key,
     vcam_setup_hint,
 )
+from livebokeh.settings import STYLES
 
 HAS_LOOPBACK = sys.platform.startswith("linux") and os.path.isdir("/sys/module/v4l2loopback")
 

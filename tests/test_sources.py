@@ -12,7 +12,7 @@ import pytest
 
 from clips import make_clip
 from livebokeh.errors import LivebokehError
-from livebokeh.sources import FileCameraSource, open_source, parse_size
+from livebokeh.io.sources import FileCameraSource, open_source, parse_size
 
 FPS = 30
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from livebokeh import render, styles
+from livebokeh.render import halo_free as render
+from livebokeh.render import styles
 
 WIDTH, HEIGHT = 960, 540  # one halving to the work level: the reduced-resolution path runs
 

@@ -7,7 +7,7 @@ from itertools import pairwise
 import numpy as np
 
 from conftest import tennis_frames
-from livebokeh.metrics import iou
+from livebokeh.eval.metrics import iou
 from livebokeh.pipeline import BokehProcessor
 from livebokeh.settings import BokehSettings
 

@@ -19,10 +19,11 @@ from click.testing import CliRunner
 
 from clips import _write_tone, make_clip
 from conftest import tennis_frames
-from livebokeh.cli import main
+from livebokeh.app.cli import main
+from livebokeh.app.video import process_video
+from livebokeh.io.video import VideoReader
 from livebokeh.pipeline import BokehProcessor
 from livebokeh.settings import BokehSettings
-from livebokeh.video import VideoReader, process_video
 
 SMALL = (320, 180)
 FPS = 25

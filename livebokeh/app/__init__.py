@@ -1,0 +1,1 @@
+"""Commands and services on top of the pipeline: the CLI, jobs, the live loop, the server."""

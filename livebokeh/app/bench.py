@@ -1,0 +1,371 @@
+"""``livebokeh bench``: per-stage timings of the real pipeline, as a table or JSON.
+
+Each run processes ``frames`` frames (after ``warmup``) at one size, style and strength
+through a video-mode ``BokehProcessor`` and a libx264 encoder (the strengths of one size
+and style take turns frame by frame), and reports the median and 95th percentile wall
+time of every stage in milliseconds. Stage names come from the processor's
+``timings_ms`` plus ``encode``, so a stage added to the pipeline shows up here by itself.
+
+Frames come from a given image or video (resized), else from the bundled portrait photo,
+else are generated (a textured scene with a head-and-torso figure). A single picture is
+shifted by a few pixels per frame so temporal smoothing and the encoder see real change.
+Each run also reports ``subject_share`` (share of the frame with matte > 0.5, 0..1): near 0
+means no person was found, and then the matte timings are not representative.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from livebokeh.eval.baseline import BaselineProcessor, BaselineSettings
+from livebokeh.io.video import X264_PRESET
+from livebokeh.settings import BokehSettings
+
+PORTRAIT_CANDIDATES = (
+    Path(__file__).resolve().parent / "data" / "portrait.jpg",  # installed package
+    Path(__file__).resolve().parents[2] / "assets" / "portrait.jpg",  # source checkout
+)
+CYCLE = 30  # distinct frames per run from a picture; timed frames cycle through them
+MAX_VIDEO_FRAMES = 60  # frames kept from an input video (60 at 1920x1080: 370 MB)
+
+
+def animated(rgb: np.ndarray, count: int, amplitude: float = 0.01) -> list[np.ndarray]:
+    """``count`` copies of ``rgb`` panned along a closed loop of ``amplitude`` x width pixels.
+
+    The loop closes after ``count`` frames, so cycling through them has no jump.
+    """
+    height, width = rgb.shape[:2]
+    frames = []
+    for i in range(count):
+        phase = 2 * np.pi * i / count
+        shift = np.float32([[1, 0, amplitude * width * np.sin(phase)],
+                            [0, 1, amplitude * height * np.sin(2 * phase)]])
+        frames.append(cv2.warpAffine(rgb, shift, (width, height), borderMode=cv2.BORDER_REFLECT))
+    return frames
+
+
+def generated_frames(width: int, height: int, count: int, seed: int = 0) -> list[np.ndarray]:
+    """``count`` RGB frames: noisy textured background, bright spots, a moving head-and-torso."""
+    rng = np.random.default_rng(seed)
+    base = cv2.resize(rng.integers(40, 200, (height // 16 + 1, width // 16 + 1, 3), np.uint8),
+                      (width, height), interpolation=cv2.INTER_CUBIC)
+    for _ in range(30):
+        centre = (int(rng.integers(0, width)), int(rng.integers(0, height // 2)))
+        cv2.circle(base, centre, max(2, width // 300), (255, 250, 230), -1)
+    frames = []
+    for i in range(count):
+        frame = base.copy()
+        cx = width // 2 + int(width * 0.03 * np.sin(2 * np.pi * i / count))  # closed loop
+        head = (width // 14, height // 6)
+        cv2.ellipse(frame, (cx, height // 3), head, 0, 0, 360, (200, 150, 120), -1)
+        torso = np.array([[cx - width // 5, height], [cx - width // 9, height // 2],
+                          [cx + width // 9, height // 2], [cx + width // 5, height]], np.int32)
+        cv2.fillPoly(frame, [torso], (40, 60, 120))
+        frames.append(frame)
+    return frames
+
+
+def input_frames(path: Path, width: int, height: int, count: int) -> list[np.ndarray]:
+    """Up to ``count`` frames of an image or video file, resized to width x height.
+
+    An image becomes ``CYCLE`` slightly panned copies (see ``animated``).
+    """
+    from livebokeh.io.images import READ_EXTENSIONS, read_image
+    from livebokeh.io.video import VideoReader
+
+    if path.suffix.lower() in READ_EXTENSIONS:
+        rgb, _ = read_image(path)
+        rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+        return animated(rgb, min(count, CYCLE))
+    frames = []
+    with VideoReader(path) as reader:
+        for kind, item, _ in reader.packets():
+            if kind == "video":
+                frames.append(cv2.resize(item, (width, height), interpolation=cv2.INTER_AREA))
+            if len(frames) >= min(count, MAX_VIDEO_FRAMES):
+                break
+    return frames
+
+
+def source_frames(width: int, height: int, count: int,
+                  input_path: Path | None) -> tuple[list[np.ndarray], str]:
+    """Frames to time at width x height and what they are: the input, the portrait or generated."""
+    if input_path is not None:
+        return input_frames(Path(input_path), width, height, count), str(input_path)
+    portrait = next((p for p in PORTRAIT_CANDIDATES if p.is_file()), None)
+    if portrait is not None:
+        return input_frames(portrait, width, height, count), "portrait"
+    return generated_frames(width, height, min(count, CYCLE)), "generated"
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    arr = np.asarray(values, np.float32)
+    return {"median_ms": round(float(np.median(arr)), 3),
+            "p95_ms": round(float(np.percentile(arr, 95)), 3)}
+
+
+def _encoder(width: int, height: int, target: io.BytesIO | None = None
+             ) -> tuple[av.container.OutputContainer, av.VideoStream]:
+    """An in-memory MP4 with a libx264 stream set up like ``livebokeh video`` output.
+
+    x264 encodes on its own threads, so the ``encode`` stage is the time the caller waits
+    (conversion to YUV and hand-over), not all of x264's CPU time.
+    """
+    sink = av.open(io.BytesIO() if target is None else target, "w", format="mp4")
+    stream = sink.add_stream("libx264", rate=30)
+    stream.width, stream.height = width + width % 2, height + height % 2
+    stream.pix_fmt = "yuv420p"
+    stream.options = {"crf": "18", "preset": X264_PRESET}
+    return sink, stream
+
+
+class _TimedRun:
+    """One setting under test: its processor, its encoder and the per-stage times so far."""
+
+    def __init__(self, settings: BokehSettings | BaselineSettings, width: int, height: int):
+        from livebokeh.pipeline import BokehProcessor
+
+        if isinstance(settings, BaselineSettings):
+            self.processor = BaselineProcessor(settings)
+        else:
+            self.processor = BokehProcessor(settings, video=True)
+        self.sink, self.stream = _encoder(width, height)
+        self.buffer = np.zeros((self.stream.height, self.stream.width, 3), np.uint8)
+        self.stages: dict[str, list[float]] = {}
+        self.totals: list[float] = []
+        self.subject: list[float] = []
+
+    def step(self, rgb: np.ndarray, index: int, timed: bool, decode_ms: float = 0.0) -> None:
+        """Blur and encode frame ``index``; record its stage times if ``timed``."""
+        height, width = rgb.shape[:2]
+        result = self.processor.process(rgb, timestamp_ms=index * 33,
+                                        out=self.buffer[:height, :width])
+        t0 = time.perf_counter()
+        frame = av.VideoFrame.from_ndarray(self.buffer, format="rgb24")
+        frame.pts = index
+        for packet in self.stream.encode(frame):
+            self.sink.mux(packet)
+        timings = {"decode": decode_ms, **result.timings_ms,
+                   "encode": (time.perf_counter() - t0) * 1e3}
+        if timed:
+            for name, ms in timings.items():
+                self.stages.setdefault(name, []).append(ms)
+            self.totals.append(sum(timings.values()))
+            self.subject.append(np.count_nonzero(result.matte > 0.5) / result.matte.size)
+
+    def close(self) -> dict:
+        """Flush (untimed), release everything and return the run's figures."""
+        for packet in self.stream.encode(None):
+            self.sink.mux(packet)
+        self.sink.close()
+        self.processor.close()
+        total = _stats(self.totals)
+        total["fps"] = round(1000.0 / total["median_ms"], 1)
+        return {"stages": {name: _stats(v) for name, v in self.stages.items()},
+                "total": total, "subject_share": round(float(np.mean(self.subject)), 3),
+                "peak_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux/macOS getrusage)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1 << 20 if sys.platform == "darwin" else 1 << 10), 1)
+
+
+class _DecodedFrames:
+    """The bench frames as a real H.264 stream, decoded frame by frame (the decode stage).
+
+    The frames are encoded once, untimed, into memory; ``next`` decodes the following frame
+    (looping) and returns it with its decode time in ms.
+    """
+
+    def __init__(self, frames: list[np.ndarray]):
+        height, width = frames[0].shape[:2]
+        self.data = io.BytesIO()
+        sink, stream = _encoder(width, height, self.data)
+        padded = np.zeros((stream.height, stream.width, 3), np.uint8)
+        for i, rgb in enumerate(frames):
+            padded[:height, :width] = rgb
+            frame = av.VideoFrame.from_ndarray(padded, format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                sink.mux(packet)
+        for packet in stream.encode(None):
+            sink.mux(packet)
+        sink.close()
+        self.size = (width, height)
+        self._frames = None
+        self._container = None
+
+    def _restart(self) -> None:
+        if self._container is not None:
+            self._container.close()
+        self.data.seek(0)
+        self._container = av.open(self.data, "r", format="mp4")
+        self._container.streams.video[0].thread_type = "AUTO"
+        self._frames = self._container.decode(video=0)
+
+    def next(self) -> tuple[np.ndarray, float]:
+        t0 = time.perf_counter()
+        frame = next(self._frames, None) if self._frames is not None else None
+        if frame is None:
+            self._restart()
+            frame = next(self._frames)
+        rgb = frame.to_ndarray(format="rgb24")[: self.size[1], : self.size[0]]
+        return np.ascontiguousarray(rgb), (time.perf_counter() - t0) * 1e3
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+
+
+def time_runs(frames: list[np.ndarray], settings: list[BokehSettings], count: int,
+              warmup: int) -> list[dict]:
+    """Time ``count`` frames (decoded from ``frames`` as H.264) after ``warmup`` untimed ones.
+
+    The settings take turns frame by frame on the same decoded frame, so a load spike on a
+    shared machine hits all of them alike and their ratios stay meaningful.
+    """
+    height, width = frames[0].shape[:2]
+    source = _DecodedFrames(frames)
+    runs = [_TimedRun(each, width, height) for each in settings]
+    try:
+        for i in range(warmup + count):
+            rgb, decode_ms = source.next()
+            for run in runs:
+                run.step(rgb, i, timed=i >= warmup, decode_ms=decode_ms)
+    except BaseException:
+        for run in runs:
+            run.processor.close()
+        raise
+    finally:
+        source.close()
+    return [run.close() for run in runs]
+
+
+def _versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("livebokeh", "mediapipe", "onnxruntime", "av", "numpy",
+                    "opencv-contrib-python"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def machine_info() -> dict:
+    """What the figures depend on: CPU count, platform and library versions."""
+    return {"cpus": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform(), "processor": platform.machine(),
+            "opencv": cv2.__version__, "versions": _versions()}
+
+
+def strength_ratios(runs: list[dict]) -> list[dict]:
+    """Per size and style: total and render median at each strength over those at the lowest."""
+    ratios = []
+    for size, style in dict.fromkeys((run["size"], run["style"]) for run in runs):
+        same = sorted((r for r in runs if (r["size"], r["style"]) == (size, style)),
+                      key=lambda r: r["strength"])
+        base = same[0]
+        for run in same[1:]:
+            entry = {"size": size, "style": style, "strength": run["strength"],
+                     "vs": base["strength"],
+                     "total": round(run["total"]["median_ms"] / base["total"]["median_ms"], 3)}
+            if "render" in run["stages"] and "render" in base["stages"]:
+                entry["render"] = round(run["stages"]["render"]["median_ms"]
+                                        / base["stages"]["render"]["median_ms"], 3)
+            ratios.append(entry)
+    return ratios
+
+
+def baseline_ratios(runs: list[dict]) -> list[dict]:
+    """Per livebokeh run: total median over the baseline's at the same size and strength."""
+    baselines = {(r["size"], r["strength"]): r for r in runs if r["style"] == "baseline"}
+    ratios = []
+    for run in runs:
+        base = baselines.get((run["size"], run["strength"]))
+        if run["style"] != "baseline" and base is not None:
+            ratios.append({"size": run["size"], "style": run["style"],
+                           "strength": run["strength"],
+                           "total": round(run["total"]["median_ms"]
+                                          / base["total"]["median_ms"], 3)})
+    return ratios
+
+
+def run_bench(sizes, strengths, frames: int = 60, warmup: int = 5,
+              input_path: Path | None = None, styles=("gaussian",),
+              baseline: bool = False, backend: str = "auto") -> dict:
+    """Benchmark every (size, style, strength) combination; returns a JSON-ready report.
+
+    Times are milliseconds per frame; ``total`` is the per-frame sum of the stages.
+    ``baseline``: also time ``livebokeh.baseline`` (style "baseline", the naive
+    blur-whole-frame pipeline) at each strength, frame by frame alongside the first style.
+    ``backend``: auto, cpu or cuda (``livebokeh.render.backend.select_backend``).
+    """
+    from livebokeh.render.backend import select_backend
+
+    backend_name = select_backend(backend)[0]
+    runs = []
+    source = "generated"
+    for width, height in sizes:
+        frame_list, source = source_frames(width, height, frames, input_path)
+        for style in styles:
+            settings = [BokehSettings(style=style, strength=each, backend=backend_name)
+                        for each in strengths]
+            if baseline and style == styles[0]:
+                settings += [BaselineSettings(each) for each in strengths]
+            for each, run in zip(settings, time_runs(frame_list, settings, frames, warmup),
+                                 strict=True):
+                runs.append({"size": f"{width}x{height}", "width": width, "height": height,
+                             "style": each.style, "strength": each.strength,
+                             "backend": backend_name, **run})
+    return {"runs": runs, "strength_ratios": strength_ratios(runs),
+            "baseline_ratios": baseline_ratios(runs),
+            "settings": {"frames": frames, "warmup": warmup, "source": source,
+                         "video_mode": True, "encoder": f"libx264 {X264_PRESET} crf 18"},
+            "machine": machine_info()}
+
+
+def format_table(report: dict) -> str:
+    """A fixed-width table: one row per run, median (p95) ms per stage, total and fps."""
+    names = []
+    for run in report["runs"]:
+        names += [n for n in run["stages"] if n not in names]
+    header = f"{'size':>10} {'style':>9} {'str':>4} " + " ".join(f"{n:>14}" for n in names)
+    lines = [header + f" {'total':>14} {'fps':>6}"]
+    for run in report["runs"]:
+        cells = []
+        for name in names:
+            s = run["stages"].get(name)
+            cells.append(f"{s['median_ms']:6.2f} ({s['p95_ms']:5.1f})" if s else f"{'-':>14}")
+        t = run["total"]
+        lines.append(f"{run['size']:>10} {run['style']:>9} {run['strength']:4.0f} "
+                     + " ".join(cells)
+                     + f" {t['median_ms']:6.2f} ({t['p95_ms']:5.1f}) {t['fps']:6.1f}")
+    for ratio in report.get("strength_ratios", []):
+        render = f", render x{ratio['render']:.2f}" if "render" in ratio else ""
+        lines.append(f"{ratio['size']} {ratio['style']}: strength {ratio['strength']:g} "
+                     f"vs {ratio['vs']:g}: total x{ratio['total']:.2f}{render}")
+    for ratio in report.get("baseline_ratios", []):
+        lines.append(f"{ratio['size']} {ratio['style']} strength {ratio['strength']:g}: "
+                     f"total x{ratio['total']:.2f} of the baseline's")
+    if any(run["subject_share"] < 0.02 for run in report["runs"]):
+        lines.append("note: no person found in some runs' frames: matte timings not representative")
+    settings = report["settings"]
+    lines.append(f"ms per frame: median (p95) over {settings['frames']} frames "
+                 f"({settings['source']} frames, {report['machine']['cpus']} CPUs)")
+    return "\n".join(lines)

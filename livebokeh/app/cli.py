@@ -1,0 +1,328 @@
+"""The ``livebokeh`` command line (click). Parsing only: the work lives in the job modules.
+
+Expected faults raise ``LivebokehError`` and end as one line on stderr with a non-zero exit;
+Ctrl-C ends with exit 130 and no partial output.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from livebokeh.errors import LivebokehError
+from livebokeh.settings import SEGMENTER_MODELS, STYLES, BokehSettings
+
+
+def _friendly(command):
+    """Turn expected faults into ``livebokeh: error: ...`` and a non-zero exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except LivebokehError as exc:
+            click.echo(f"livebokeh: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("livebokeh: interrupted; no output written", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
+output_file = click.Path(dir_okay=False, path_type=Path)
+
+
+def blur_options(command):
+    """Options shared by every command that blurs (photo, video; later cam)."""
+    options = [
+        click.option("--style", type=click.Choice(STYLES), default="gaussian", show_default=True,
+                     help="Blur style."),
+        click.option("--strength", type=click.FloatRange(0, 100), default=30, show_default=True,
+                     help="0..100: blur radius as a share of 4% of the image diagonal."),
+        click.option("--segmenter", "segmenter_model", type=click.Choice(SEGMENTER_MODELS),
+                     default="auto", show_default=True,
+                     help="Selfie model: by aspect ratio, general 256x256 or landscape 144x256."),
+        click.option("--mask", "mask_path", type=existing_file,
+                     help="Refine mask image: white keeps sharp, black blurs, grey automatic."),
+        click.option("--matte", "matte_path", type=existing_file,
+                     help="Use this matte (greyscale, 255 = subject) instead of the model."),
+        click.option("--save-matte", type=output_file,
+                     help="Also write the final matte (255 = subject)."),
+        click.option("--grain", default="auto", show_default=True,
+                     help="Grain in blurred areas: auto (match the subject), off, or 0..100."),
+        click.option("--angle", type=float, default=0.0, show_default=True,
+                     help="motion: streak direction in degrees (0 = horizontal, CCW)."),
+        click.option("--length", type=click.FloatRange(0, 10000), default=None,
+                     help="motion: streak length in pixels [default: from --strength]."),
+        click.option("--center", callback=_parse_point, default="0.5,0.5", show_default=True,
+                     metavar="X,Y", help="radial: zoom centre, fractions of width and height."),
+        click.option("--amount", type=click.FloatRange(0, 100), default=None,
+                     help="radial: zoom streak 0..100 [default: --strength]."),
+        click.option("--blades", type=int, default=0, show_default=True,
+                     help="lens: aperture blades, 0 (round) or 5..9."),
+        click.option("--blade-rotation", type=float, default=0.0, show_default=True,
+                     help="lens: aperture polygon rotation in degrees."),
+        click.option("--focus", default="auto", show_default=True,
+                     help="lens: focal plane: auto (subject), face, X,Y (0..1), or depth:D."),
+        click.option("--near-blur/--no-near-blur", default=True, show_default=True,
+                     help="lens: blur what is in front of the focal plane too."),
+        click.option("--depth-model", type=existing_file,
+                     help="lens: ONNX depth model [default: TCMonoDepth from the model cache]."),
+        click.option("--depth-every", type=click.IntRange(1, 100), default=3, show_default=True,
+                     help="lens, video: run the depth model every N frames."),
+        click.option("--depth-map", "depth_map_path", type=existing_file,
+                     help="lens: use this depth map (16-bit PNG, float TIFF or .npy)."),
+        click.option("--depth-kind", type=click.Choice(["inverse", "depth"]), default="inverse",
+                     show_default=True,
+                     help="What --depth-map holds: inverse depth (disparity) or distance."),
+        click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+                     show_default=True,
+                     help="Render on the GPU (CuPy, pip install 'livebokeh[gpu]') or the CPU."),
+        click.option("--background", default="blur", show_default=True,
+                     metavar="blur|transparent|IMAGE|#RRGGBB",
+                     help="blur the real background; transparent: subject with alpha (photo: "
+                          ".png/.webp/.tiff, video: .webm/.mov); or replace it with an image "
+                          "(blurred by --style/--strength) or a colour."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    from livebokeh.app.config import config_option
+
+    return config_option(command)  # --config FILE: these and the command's options from TOML
+
+
+def _parse_point(ctx, param, value):
+    try:
+        x, y = (float(v) for v in str(value).split(","))
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not X,Y (e.g. 0.5,0.4)") from None
+    if not (0 <= x <= 1 and 0 <= y <= 1):
+        raise click.BadParameter(f"'{value}': X and Y must be in 0..1")
+    return x, y
+
+
+SETTINGS_KEYS = ("style", "strength", "segmenter_model", "grain", "angle", "length", "center",
+                 "amount", "blades", "blade_rotation", "focus", "near_blur", "depth_model",
+                 "depth_every", "background", "backend")
+
+
+def settings_from(**options) -> BokehSettings:
+    """BokehSettings from the parsed blur options (other keyword arguments are ignored)."""
+    picked = {key: options[key] for key in SETTINGS_KEYS if key in options}
+    if picked.get("depth_model") is not None:
+        picked["depth_model"] = str(picked["depth_model"])
+    return BokehSettings(**picked)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="livebokeh")
+def main() -> None:
+    """Portrait-lens background blur for photos, videos and webcams."""
+    log = logging.getLogger("livebokeh")
+    if not log.handlers:  # notices such as "no depth model" as one plain line on stderr
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("livebokeh: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+@main.command()
+@click.argument("input_path", metavar="IN", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=output_file, required=True, help="Output image file.")
+@blur_options
+@click.option("--quality", type=click.IntRange(1, 100), default=92, show_default=True,
+              help="JPEG/WebP quality.")
+@click.option("--save-coc", type=output_file,
+              help="lens: write the CoC radius in pixels (float32 .npy or .tiff).")
+@click.option("--save-depth", type=output_file,
+              help="lens: write the depth used (16-bit PNG, 65535 = nearest).")
+@_friendly
+def photo(input_path, output, mask_path, matte_path, save_matte, quality, save_coc, save_depth,
+          depth_map_path, depth_kind, **blur):
+    """Blur the background of a photo (JPEG, PNG, WebP, BMP, TIFF)."""
+    from livebokeh.app.photo import process_photo
+
+    process_photo(input_path, output, settings_from(**blur), mask_path=mask_path,
+                  matte_path=matte_path, save_matte=save_matte, quality=quality,
+                  depth_map_path=depth_map_path, depth_kind=depth_kind, save_coc=save_coc,
+                  save_depth=save_depth)
+
+
+@main.command()
+@click.argument("input_path", metavar="IN", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=output_file, required=True,
+              help="Output video (.mp4, .mkv, .mov; .webm or .mov for --background transparent).")
+@blur_options
+@click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True,
+              help="H.264 quality (lower is better).")
+@click.option("--no-temporal", is_flag=True, help="Do not smooth the matte over time.")
+@_friendly
+def video(input_path, output, mask_path, matte_path, save_matte, crf, no_temporal,
+          depth_map_path, depth_kind, **blur):
+    """Blur the background of a video; audio and timestamps are kept."""
+    from livebokeh.app.video import process_video
+
+    settings = settings_from(**blur)
+    settings.temporal = not no_temporal
+    process_video(input_path, output, settings, mask_path=mask_path, matte_path=matte_path,
+                  save_matte=save_matte, crf=crf, depth_map_path=depth_map_path,
+                  depth_kind=depth_kind)
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def models(ctx) -> None:
+    """List the models livebokeh uses and where each was found."""
+    if ctx.invoked_subcommand is None:
+        from livebokeh.models import describe_models
+
+        for line in describe_models():
+            click.echo(line)
+
+
+@models.command("fetch")
+@click.option("--url", envvar="LIVEBOKEH_DEPTH_URL",
+              help="Download from this mirror instead (or set LIVEBOKEH_DEPTH_URL).")
+@click.option("--force", is_flag=True, help="Download again even if a verified copy exists.")
+@_friendly
+def models_fetch(url, force) -> None:
+    """Download the depth model (TCMonoDepth small) into the user cache, sha256-checked."""
+    from livebokeh.models import REGISTRY, fetch_model, verified_cache_copy
+
+    existing = verified_cache_copy("depth")
+    if existing is not None and not force:
+        click.echo(f"depth model already in the cache (sha256 ok): {existing}")
+        return
+    click.echo(f"fetching depth model from {url or REGISTRY['depth'].url}", err=True)
+    path = fetch_model("depth", url=url, progress=sys.stderr.isatty(), force=force)
+    click.echo(f"depth model ready (sha256 ok): {path}")
+
+
+def _parse_size(ctx, param, values):
+    sizes = []
+    for value in values:
+        try:
+            width, height = (int(v) for v in value.lower().split("x"))
+        except ValueError:
+            raise click.BadParameter(f"'{value}' is not WIDTHxHEIGHT (e.g. 1280x720)") from None
+        if not (16 <= width <= 8192 and 16 <= height <= 8192):
+            raise click.BadParameter(f"'{value}' is outside 16..8192 pixels per side")
+        sizes.append((width, height))
+    return sizes
+
+
+@main.command()
+@click.option("--size", "sizes", multiple=True, callback=_parse_size, metavar="WxH",
+              help="Frame size; repeat for several (default 640x360, 1280x720, 1920x1080, "
+                   "3840x2160).")
+@click.option("--frames", type=click.IntRange(1), default=40, show_default=True,
+              help="Frames timed per run (after warm-up).")
+@click.option("--warmup", type=click.IntRange(0), default=5, show_default=True)
+@click.option("--strength", "strengths", type=click.FloatRange(0, 100), multiple=True,
+              help="Strength; repeat for several (default 20 and 100).")
+@click.option("--style", "styles", type=click.Choice(STYLES), multiple=True,
+              help="Blur style; repeat for several (default gaussian).")
+@click.option("--input", "input_path", type=existing_file,
+              help="Image or video to time on (default: the bundled portrait photo, "
+                   "else a generated scene with a figure).")
+@click.option("--baseline", is_flag=True,
+              help="Also time the naive blur-whole-frame pipeline (livebokeh.baseline) in the "
+                   "same run, and print livebokeh's time as a ratio of it.")
+@click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True, help="Render on the GPU (CuPy) or the CPU.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_friendly
+def bench(sizes, frames, warmup, strengths, styles, input_path, baseline, backend,
+          as_json) -> None:
+    """Time each stage (segmentation, matte, depth, render, encode): median and p95 ms."""
+    from livebokeh.app.bench import format_table, run_bench
+
+    report = run_bench(sizes or [(640, 360), (1280, 720), (1920, 1080), (3840, 2160)],
+                       strengths or (20.0, 100.0),
+                       frames=frames, warmup=warmup, input_path=input_path,
+                       styles=styles or ("gaussian",), baseline=baseline, backend=backend)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(format_table(report))
+
+
+def _camera_size(ctx, param, value):
+    if value is None:
+        return None
+    from livebokeh.io.sources import parse_size
+
+    try:
+        return parse_size(str(value))
+    except LivebokehError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@main.command()
+@click.option("--camera", default="0", show_default=True, metavar="INDEX|PATH",
+              help="Camera index, device (/dev/video2), or a video file / URL played as a camera.")
+@click.option("--loop", is_flag=True, help="Video file as camera: start again at the end.")
+@click.option("--size", callback=_camera_size, metavar="WxH",
+              help="Camera frame size to ask for (a video file is resized to it).")
+@click.option("--fps", type=click.FloatRange(1, 240), help="Camera frame rate to ask for.")
+@click.option("--vcam", "vcam_device", metavar="DEVICE",
+              help="Virtual camera device (/dev/video10, 'OBS Virtual Camera') [default: first].")
+@click.option("--vcam-backend", metavar="NAME",
+              help="pyvirtualcam backend (v4l2loopback, obs, unitycapture) [default: any].")
+@click.option("--no-vcam", is_flag=True, help="No virtual camera (preview or benchmark only).")
+@click.option("--preview", is_flag=True,
+              help="Show a window; keys: s style, +/- strength, f focus, b blur, q quit.")
+@click.option("--stats", is_flag=True, help="Print fps, latency and stage times every 2 s.")
+@click.option("--frames", "max_frames", type=click.IntRange(1),
+              help="Stop after this many output frames.")
+@click.option("--duration", "max_seconds", type=click.FloatRange(0, min_open=True),
+              help="Stop after this many seconds.")
+@click.option("--json-summary", type=output_file, help="Write the end-of-run summary as JSON.")
+@click.option("--serve", metavar="HOST:PORT",
+              help="Serve a control page, an MJPEG stream and a transparent OBS overlay "
+                   "(e.g. 127.0.0.1:8787). Non-loopback addresses need --token.")
+@click.option("--token", envvar="LIVEBOKEH_TOKEN",
+              help="--serve: every request must carry it (?token=, Bearer header).")
+@blur_options
+@_friendly
+def cam(camera, loop, size, fps, vcam_device, vcam_backend, no_vcam, preview, stats, max_frames,
+        max_seconds, json_summary, serve, token, mask_path, matte_path, save_matte,
+        depth_map_path, depth_kind, **blur):
+    """Blur a webcam live into a virtual camera (for Zoom, Meet, OBS...). Ctrl-C stops."""
+    from livebokeh.app.live import run_cam
+
+    if save_matte is not None:
+        raise LivebokehError("--save-matte is for photo and video; cam has no output file")
+    run_cam(settings_from(**blur), camera=camera, loop=loop, size=size, fps=fps,
+            vcam_device=vcam_device, vcam_backend=vcam_backend, preview=preview,
+            vcam=not no_vcam, stats=stats, max_frames=max_frames, max_seconds=max_seconds,
+            json_summary=json_summary, mask_path=mask_path, matte_path=matte_path,
+            depth_map_path=depth_map_path, depth_kind=depth_kind, serve=serve, token=token)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def doctor(as_json) -> None:
+    """Check cameras, virtual camera, GPU and models, and say how to fix what is missing."""
+    from livebokeh.app.doctor import format_report, run_checks
+
+    report = run_checks()
+    if as_json:
+        import json
+
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(format_report(report))
+
+
+if __name__ == "__main__":
+    main()

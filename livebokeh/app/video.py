@@ -1,0 +1,117 @@
+"""The ``livebokeh video`` job: decode, blur every frame, encode, with audio and timestamps kept.
+
+Reading and writing live in ``livebokeh.io.video``; this module wires them to the pipeline and
+makes the output atomic (a temp file renamed when complete).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from livebokeh.app.inputs import load_still_inputs
+from livebokeh.errors import LivebokehError
+from livebokeh.io.atomic import atomic_output, check_output_path
+from livebokeh.io.video import VideoReader, VideoWriter, container_format, video_codec
+from livebokeh.pipeline import BokehProcessor
+from livebokeh.settings import BokehSettings
+
+
+def _validate_outputs(input_path: Path, output: Path, save_matte: Path | None,
+                      alpha: bool = False) -> None:
+    video_codec(container_format(output), alpha, 0)
+    check_output_path(output, input_path)
+    if save_matte is not None:
+        container_format(save_matte)
+        if save_matte.resolve() == output.resolve():
+            raise LivebokehError(f"--save-matte and -o are the same file: {output}")
+        check_output_path(save_matte, input_path, output)
+
+
+def process_video(input_path, output, settings: BokehSettings, mask_path=None, matte_path=None,
+                  save_matte=None, crf: int = 18, depth_map_path=None,
+                  depth_kind: str = "inverse") -> None:
+    """The ``livebokeh video`` job: blur every frame, keep audio and timestamps, write atomically.
+
+    Everything is checked before any output is created: output types and folders, the input
+    (readable, has a decodable video frame), the mask and matte images. ``mask_path`` and
+    ``matte_path`` are still images (resized to the frame) applied to every frame.
+    ``save_matte`` is a second video: the matte as grey (255 = subject), same timestamps.
+    Ctrl-C or any error removes the temp files and leaves existing targets untouched
+    (KeyboardInterrupt propagates after cleanup). ``depth_map_path`` is a still depth map
+    (``perception.depth.load_depth_map``) used for every frame by the lens style.
+    """
+    input_path, output = Path(input_path), Path(output)
+    save_matte = Path(save_matte) if save_matte is not None else None
+    _validate_outputs(input_path, output, save_matte, settings.background == "transparent")
+    with VideoReader(input_path) as reader:
+        load_still_inputs(settings, reader.size, mask_path, matte_path, depth_map_path,
+                          depth_kind)
+        with atomic_output(output) as tmp, _matte_target(save_matte) as tmp_matte:
+            _run(reader, tmp, tmp_matte, settings, crf)
+        if reader.truncated_after is not None:
+            print(f"livebokeh: warning: {input_path.name} is truncated or corrupt after frame "
+                  f"{reader.truncated_after}; the output ends there", file=sys.stderr)
+
+
+def _matte_target(save_matte: Path | None):
+    return atomic_output(save_matte) if save_matte is not None else contextlib.nullcontext()
+
+
+class _EvenBuffer:
+    """Reusable even-sized frame buffer (yuv420p needs even sides).
+
+    The pipeline writes into ``view`` (the true size); ``padded()`` fills the extra last
+    row/column, if any, by replicating its neighbour, so odd-sized inputs come out one pixel
+    taller/wider rather than losing a row or column of picture.
+    """
+
+    def __init__(self, width: int, height: int, channels: int = 3):
+        shape = (height + height % 2, width + width % 2) + ((channels,) if channels > 1 else ())
+        self.full = np.empty(shape, np.uint8)
+        self.view = self.full[:height, :width]
+        self.height, self.width = height, width
+
+    def padded(self) -> np.ndarray:
+        if self.full.shape[0] != self.height:
+            self.full[-1] = self.full[-2]
+        if self.full.shape[1] != self.width:
+            self.full[:, -1] = self.full[:, -2]
+        return self.full
+
+
+def _run(reader: VideoReader, tmp: Path, tmp_matte: Path | None, settings: BokehSettings,
+         crf: int) -> None:
+    """Decode, blur and encode every frame; audio packets are muxed as they are demuxed."""
+    ms_per_tick = float(reader.video.time_base or Fraction(1, 1000)) * 1000.0
+    out = _EvenBuffer(*reader.size)
+    alpha = settings.background == "transparent"
+    rgba = _EvenBuffer(*reader.size, channels=4) if alpha else None
+    matte_out = _EvenBuffer(*reader.size, channels=1) if tmp_matte is not None else None
+    with contextlib.ExitStack() as stack:  # on error: writers abandoned, nothing flushed
+        writer = stack.enter_context(VideoWriter(tmp, reader, crf, alpha=alpha))
+        if tmp_matte is not None:
+            matte_writer = stack.enter_context(VideoWriter(tmp_matte, reader, crf, False))
+        progress = stack.enter_context(
+            tqdm(total=reader.frame_count, unit="frame", desc=reader.path.name,
+                 disable=not sys.stderr.isatty(), leave=False))
+        processor = stack.enter_context(BokehProcessor(settings, video=True))
+        for kind, item, pts in reader.packets():
+            if kind == "audio":
+                writer.write_audio(item)
+                continue
+            result = processor.process(item, round(pts * ms_per_tick), out=out.view)
+            if rgba is not None:  # transparent: colour and the matte as alpha
+                rgba.view[..., :3] = out.view
+                rgba.view[..., 3] = result.alpha
+            writer.write_frame(out.padded() if rgba is None else rgba.padded(), pts)
+            if matte_out is not None:
+                cv2.convertScaleAbs(result.matte, matte_out.view, alpha=255.0)
+                matte_writer.write_frame(matte_out.padded(), pts)
+            progress.update(1)

@@ -1,0 +1,1 @@
+"""Measurement only: metrics, the naive baseline, the exact lens reference, synthetic scenes."""

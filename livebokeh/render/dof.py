@@ -1,0 +1,88 @@
+"""Depth of field for the lens style: depth source + focal plane → per-pixel CoC map.
+
+``DepthOfField`` owns the stateful parts (the ONNX estimator, its worker thread in video,
+the face detector) and turns each frame into a signed CoC map in full-resolution pixels
+(see ``coc``). Depth comes from, in order: a given map (``settings.depth_map``), the depth
+model (by path or the resolver), or nothing — then the subject stays sharp and the whole
+background sits at one depth, and a notice says so once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+
+from livebokeh.imgops import shrink_to
+from livebokeh.perception.depth import AsyncDepth, open_depth_estimator
+from livebokeh.perception.focus import FaceFinder, focal_depth
+from livebokeh.render.coc import coc_map
+from livebokeh.settings import BokehSettings, parse_focus
+
+log = logging.getLogger("livebokeh")
+NO_DEPTH_NOTICE = ("no depth model: subject sharp, background at one depth "
+                   "(run 'livebokeh models fetch' for depth-aware blur)")
+
+
+class DepthOfField:
+    """Per-frame CoC maps for one stream (``video=True``) or independent photos."""
+
+    def __init__(self, settings: BokehSettings, video: bool):
+        self.settings, self.video = settings, video
+        self.focus = parse_focus(settings.focus)
+        self.estimator = None
+        self.async_depth: AsyncDepth | None = None
+        if settings.depth_map is None:
+            self.estimator = open_depth_estimator(settings.depth_model)
+            if self.estimator is None:
+                log.warning(NO_DEPTH_NOTICE)
+            elif video:
+                self.async_depth = AsyncDepth(self.estimator, settings.depth_every)
+        self.faces = FaceFinder() if self.focus.mode == "face" else None
+        self._face_box = None
+        self._frame = 0
+        self._coc: np.ndarray | None = None
+        self.depth: np.ndarray | None = None  # last normalised inverse depth (low resolution)
+
+    @property
+    def last_coc(self) -> np.ndarray | None:
+        """The CoC map of the last frame (reused buffer)."""
+        return self._coc
+
+    def close(self) -> None:
+        if self.async_depth is not None:
+            self.async_depth.close()
+        if self.faces is not None:
+            self.faces.close()
+
+    def _depth(self, rgb: np.ndarray) -> np.ndarray | None:
+        if self.settings.depth_map is not None:
+            return self.settings.depth_map
+        if self.async_depth is not None:
+            return self.async_depth.update(rgb)
+        if self.estimator is not None:
+            return self.estimator.estimate(rgb, size=self.estimator.adapter.size[::-1])
+        return None
+
+    def _face(self, rgb: np.ndarray):
+        every = self.settings.depth_every if self.video else 1
+        if self.faces is not None and self._frame % every == 0:
+            self._face_box = self.faces.find(rgb) or self._face_box
+        return self._face_box
+
+    def coc(self, rgb: np.ndarray, matte: np.ndarray, max_radius: float) -> np.ndarray:
+        """Signed CoC radius (float32, frame size, pixels) for this frame; buffer reused."""
+        height, width = rgb.shape[:2]
+        if self._coc is None or self._coc.shape != (height, width):
+            self._coc = np.empty((height, width), np.float32)
+        depth = self._depth(rgb)
+        face = self._face(rgb)
+        self._frame += 1
+        self.depth = depth
+        if depth is None:  # one depth for the whole background
+            return cv2.multiply(cv2.subtract(1.0, matte), max_radius, dst=self._coc)
+        small_matte = shrink_to(matte, depth.shape[::-1])
+        focus = focal_depth(depth, small_matte, self.focus, face)
+        low = coc_map(depth, focus, max_radius, near_blur=self.settings.near_blur)
+        return cv2.resize(low, (width, height), dst=self._coc, interpolation=cv2.INTER_LINEAR)
