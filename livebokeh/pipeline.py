@@ -56,6 +56,20 @@ class FrameResult:
     alpha: np.ndarray | None = None  # uint8 HxW, --background transparent only
 
 
+@dataclass
+class Perception:
+    """What the perception stage hands to the matte stage for one frame (owned arrays).
+
+    ``mask``: person confidence (float32 0..1) at the model's resolution, or None when the
+    settings give a matte. ``seen``: the low-resolution RGB uint8 image the model saw (motion
+    evidence for the temporal filter). ``timings_ms``: time spent, per stage.
+    """
+
+    mask: np.ndarray | None
+    seen: np.ndarray | None
+    timings_ms: dict[str, float]
+
+
 def _given_matte(matte: np.ndarray, width: int, height: int) -> np.ndarray:
     """A user-supplied matte (uint8 0..255 or float 0..1) as float32 0..1 at frame size."""
     if matte.ndim == 3:
@@ -128,31 +142,47 @@ class BokehProcessor:
             self._out = np.empty((height, width, 3), np.uint8)
             self._matte = np.empty((height, width), np.float32)
 
-    def compute_matte(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> np.ndarray:
-        """Frame-size matte (float32 0..1) for an RGB frame: given, or segmented and refined."""
+    def perceive(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> Perception:
+        """The perception stage: where the person is in this frame (the model's confidence).
+
+        Its result owns its arrays, so the next frame's ``perceive`` may run on another thread
+        while ``finish`` works on this one. Frames must be perceived in order.
+        """
+        if self.settings.matte is not None:
+            return Perception(None, None, {})
+        t0 = time.perf_counter()
+        if self.video:
+            mask = self.segmenter.segment(rgb, timestamp_ms)
+        else:
+            mask = self.segmenter.segment_zoomed(rgb)
+        seen = self.segmenter.last_input.copy()
+        return Perception(mask, seen, {"segmentation": (time.perf_counter() - t0) * 1e3})
+
+    def matte_from(self, rgb: np.ndarray, perception: Perception) -> np.ndarray:
+        """The matte stage: frame-size matte (float32 0..1) from a frame's perception."""
         height, width = rgb.shape[:2]
         self._buffers(height, width)
         t0 = time.perf_counter()
-        if self.settings.matte is not None:
+        if perception.mask is None:
             given = self.settings.matte
             if self._given is None or self._given[0] is not given or \
                     self._given[1].shape != (height, width):  # converted once, not per frame
                 self._given = (given, _given_matte(given, width, height))
             np.copyto(self._matte, self._given[1])
         else:
-            if self.video:
-                mask = self.segmenter.segment(rgb, timestamp_ms)
-            else:
-                mask = self.segmenter.segment_zoomed(rgb)
-            t0 = self._lap("segmentation", t0)
+            mask = perception.mask
             if self.smoother is not None:
-                luma = cv2.cvtColor(self.segmenter.last_input, cv2.COLOR_RGB2GRAY)
+                luma = cv2.cvtColor(perception.seen, cv2.COLOR_RGB2GRAY)
                 mask = self.smoother.update(mask, luma.astype(np.float32) / 255.0)
             self.refiner.refine(rgb, mask, out=self._matte)
         if self.settings.refine_mask is not None:
             apply_refine_mask(self._matte, self.settings.refine_mask)
         self._lap("matte", t0)
         return self._matte
+
+    def compute_matte(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> np.ndarray:
+        """Frame-size matte (float32 0..1) for an RGB frame: given, or segmented and refined."""
+        return self.matte_from(rgb, self.perceive(rgb, timestamp_ms))
 
     def _lap(self, stage: str, since: float) -> float:
         now = time.perf_counter()
@@ -204,8 +234,13 @@ class BokehProcessor:
         ``out`` (optional, same shape as ``rgb``) receives the result; otherwise an internal
         buffer is used that the next call overwrites.
         """
-        self.timings_ms = {}
-        matte = self.compute_matte(rgb, timestamp_ms)
+        return self.finish(rgb, self.perceive(rgb, timestamp_ms), out)
+
+    def finish(self, rgb: np.ndarray, perception: Perception,
+               out: np.ndarray | None = None) -> FrameResult:
+        """The matte, depth and render stages for a frame already ``perceive``-d."""
+        self.timings_ms = dict(perception.timings_ms)
+        matte = self.matte_from(rgb, perception)
         coc = self._coc(rgb, matte)
         t0 = time.perf_counter()
         result = self.render(rgb, matte, self._out if out is None else out, coc)
