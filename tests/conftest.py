@@ -1,4 +1,9 @@
-"""Shared fixtures: the real test data and models in ../shared (never copied into the repo)."""
+"""Shared fixtures: the real test data and models in ../shared (never copied into the repo).
+
+``LIVEBOKEH_TESTDATA`` (default ``../shared/testdata`` beside the checkout) holds the real
+photos and videos; the depth model is looked for in ``models/`` beside that folder. Tests that
+need them skip with a one-line reason where they are absent, as in a user's fresh clone.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +18,11 @@ import pyvirtualcam
 from pyvirtualcam.util import encode_fourcc
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("LIVEBOKEH_SHARED", REPO.parent / "shared"))
-PEOPLE = SHARED / "testdata" / "people-masks"
-TENNIS = SHARED / "testdata" / "tennis-vest"
-SHARED_MODELS = SHARED / "models"
+TESTDATA = Path(os.environ.get("LIVEBOKEH_TESTDATA", REPO.parent / "shared" / "testdata"))
+PEOPLE = TESTDATA / "people-masks"
+TENNIS = TESTDATA / "tennis-vest"
+DAVIS = TESTDATA / "davis-people"
+SHARED_MODELS = TESTDATA.parent / "models"
 DEPTH_MODEL = SHARED_MODELS / "tcmonodepth_tcsmallnet_192x320.onnx"
 
 
@@ -29,7 +35,7 @@ def isolated_cache(tmp_path_factory, monkeypatch):
 
 def need(path: Path) -> Path:
     if not path.exists():
-        pytest.skip(f"test data not found: {path} (set LIVEBOKEH_SHARED)")
+        pytest.skip(f"test data not found: {path} (set LIVEBOKEH_TESTDATA)")
     return path
 
 
