@@ -1,15 +1,16 @@
-"""--config FILE (TOML): option values from a file, command line wins, clear errors."""
+"""--config FILE (TOML or JSON): option values from a file, command line wins, clear errors."""
 
 from __future__ import annotations
 
 import json
 
 import cv2
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from clips import make_clip
-from conftest import PEOPLE, load_rgb
+from conftest import PEOPLE, REPO, load_rgb
 from livebokeh.app.cli import cam, main
 from livebokeh.app.config import config_defaults
 
@@ -88,3 +89,28 @@ def test_photo_takes_a_config_too(tmp_path):
     assert result.exit_code == 0, result.output
     written = cv2.imread(str(tmp_path / "out.png"))
     assert written is not None and written.shape == cv2.imread(str(photo)).shape
+
+
+def test_json_sidecar_applies_an_edit_again(tmp_path):
+    """A sidecar (NAME.livebokeh.json, as the editor saves it) is a JSON config for photo."""
+    from livebokeh.app.config import sidecar_path
+
+    photo = tmp_path / "portrait.jpg"
+    photo.write_bytes((REPO / "assets" / "portrait.jpg").read_bytes())
+    white = np.full(cv2.imread(str(photo)).shape[:2], 255, np.uint8)
+    cv2.imwrite(str(tmp_path / "portrait.refine.png"), white)  # brush: keep everything sharp
+    sidecar = sidecar_path(photo)
+    assert sidecar.name == "portrait.livebokeh.json"
+    sidecar.write_text(json.dumps({"strength": 60, "grain": "off",
+                                   "mask": "portrait.refine.png", "output": "out.png"}))
+    result = run("photo", photo, "--config", sidecar)
+    assert result.exit_code == 0, result.output
+    out = cv2.imread(str(tmp_path / "out.png"))
+    assert np.abs(out.astype(int) - cv2.imread(str(photo)).astype(int)).max() <= 1
+
+
+def test_malformed_json_is_clear(tmp_path):
+    config = tmp_path / "x.livebokeh.json"
+    config.write_text("{strength: 3")
+    result = run("cam", "--config", config)
+    assert result.exit_code == 2 and "is not valid JSON" in result.output

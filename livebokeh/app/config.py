@@ -1,6 +1,8 @@
-"""``--config FILE``: command-line options from a TOML file; the command line wins.
+"""``--config FILE``: command-line options from a TOML or JSON file; the command line wins.
 
-The file holds the command's own options, by option name (``strength = 40``,
+A JSON file is what the photo editor saves beside a photo as ``NAME.livebokeh.json`` (a
+"sidecar"), so an edit can be applied again with ``photo --config`` or ``batch``. The file
+holds the command's own options, by option name (``strength = 40``,
 ``vcam-backend = "v4l2loopback"``, ``segmenter = "landscape"``) or click parameter name
 (``segmenter_model``); dashes and underscores are interchangeable. Values become click's
 ``default_map``, so they pass through the same type checks as typed options, and any
@@ -9,6 +11,7 @@ option given on the command line overrides them. Relative paths are relative to 
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -37,15 +40,27 @@ def config_keys(command: click.Command) -> dict[str, click.Option]:
     return keys
 
 
+SIDECAR_SUFFIX = ".livebokeh.json"  # photo.jpg → photo.livebokeh.json
+
+
+def sidecar_path(photo: Path) -> Path:
+    """Where the settings of an edited photo are kept: beside it, ``NAME.livebokeh.json``."""
+    return photo.with_name(photo.stem + SIDECAR_SUFFIX)
+
+
 def read_config(path: Path) -> dict:
-    """The TOML file as a dict; click.BadParameter for unreadable or malformed files."""
+    """The TOML or JSON (``.json``) file as a dict; click.BadParameter if unreadable."""
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise click.BadParameter(f"{path} is not valid TOML: {exc}") from None
+            table = json.load(fh) if path.suffix.lower() == ".json" else tomllib.load(fh)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
+        raise click.BadParameter(f"{path} is not valid {kind}: {exc}") from None
     except OSError as exc:
         raise click.BadParameter(f"cannot read {path}: {exc.strerror}") from None
+    if not isinstance(table, dict):
+        raise click.BadParameter(f"{path} must hold a table of option names and values")
+    return table
 
 
 def config_defaults(command: click.Command, path: Path, table: dict) -> dict:
@@ -77,5 +92,5 @@ def config_option(command):
     return click.option(
         "--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
         is_eager=True, expose_value=False, callback=_load_into_context,
-        help="TOML file with option values (same names as the options); "
+        help="TOML or JSON file with option values (same names as the options); "
              "options given here override it.")(command)
