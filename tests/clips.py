@@ -1,7 +1,14 @@
-"""Make real test clips with PyAV from the shared tennis-vest frames and a generated tone."""
+"""Make real test clips with PyAV from the portrait the repository ships and a generated tone.
+
+The clips need nothing beside the checkout (a user's fresh clone has no ../shared): the
+frames are the bundled ``assets/portrait.jpg`` seen through a camera that pans around the
+person along a closed loop, so every frame differs (real motion for the matte smoother and
+the encoder) and the person stays in the middle of the picture.
+"""
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 from pathlib import Path
 
@@ -9,22 +16,55 @@ import av
 import cv2
 import numpy as np
 
-from conftest import tennis_frames
+from conftest import PORTRAIT
+
+DEFAULT_SIZE = (854, 480)
+PAN = 0.06  # the camera wanders by up to 6 % of the frame width/height around the centre
+
+
+@functools.lru_cache(maxsize=4)
+def _portrait(width: int, height: int) -> np.ndarray:
+    """The portrait scaled to cover width x height with a ``PAN`` margin on every side."""
+    rgb = cv2.cvtColor(cv2.imread(str(PORTRAIT), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    scale = max(width / rgb.shape[1], height / rgb.shape[0]) * (1 + 2 * PAN)
+    size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def clip_frame(index: int, size: tuple[int, int] = DEFAULT_SIZE, period: int = 30) -> np.ndarray:
+    """Frame ``index`` (RGB uint8) of the panned portrait at ``size`` (w, h).
+
+    The view moves along a closed loop that repeats every ``period`` frames.
+    """
+    width, height = size
+    big = _portrait(width, height)
+    phase = 2 * np.pi * index / period
+    x0 = (big.shape[1] - width) / 2 * (1 + 0.9 * np.sin(phase))
+    y0 = (big.shape[0] - height) / 2 * (1 + 0.9 * np.sin(2 * phase))
+    shift = np.float32([[1, 0, -x0], [0, 1, -y0]])
+    return cv2.warpAffine(big, shift, (width, height), flags=cv2.INTER_LINEAR)
+
+
+def clip_frames(count: int, size: tuple[int, int] = DEFAULT_SIZE) -> list[np.ndarray]:
+    return [clip_frame(i, size) for i in range(count)]
 
 
 def make_clip(path: Path, frames: int = 20, fps: int = 25, size: tuple[int, int] | None = None,
               audio: str | None = "aac", rotation: int = 0,
-              pts_list: list[int] | None = None, time_base: Fraction | None = None) -> Path:
-    """Write a clip of real frames (looped), optional 440 Hz tone, optional rotation tag.
+              pts_list: list[int] | None = None, time_base: Fraction | None = None,
+              pix_fmt: str = "yuv420p", crf: int | None = None) -> Path:
+    """Write a clip of the panned portrait, optional 440 Hz tone, optional rotation tag.
 
-    ``pts_list`` with ``time_base`` makes a variable-frame-rate clip with exactly those pts.
+    ``pts_list`` with ``time_base`` makes a variable-frame-rate clip with exactly those pts;
+    ``pix_fmt`` yuv444p allows odd sizes.
     """
-    source = tennis_frames()
+    size = size or DEFAULT_SIZE
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=fps)
-        first = source[0] if size is None else cv2.resize(source[0], size)
-        video.height, video.width = first.shape[:2]
-        video.pix_fmt = "yuv420p"
+        video.width, video.height = size
+        video.pix_fmt = pix_fmt
+        if crf is not None:
+            video.options = {"crf": str(crf)}
         if time_base is not None:
             video.time_base = time_base
             video.codec_context.time_base = time_base
@@ -32,10 +72,7 @@ def make_clip(path: Path, frames: int = 20, fps: int = 25, size: tuple[int, int]
             video.set_display_rotation(rotation)
         tone = out.add_stream(audio, rate=44100, layout="mono") if audio else None
         for i in range(frames):
-            rgb = source[i % len(source)]
-            if size is not None:
-                rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame = av.VideoFrame.from_ndarray(clip_frame(i, size), format="rgb24")
             if pts_list is not None:
                 frame.pts, frame.time_base = pts_list[i], time_base
             else:

@@ -3,10 +3,14 @@
 ``LIVEBOKEH_TESTDATA`` (default ``../shared/testdata`` beside the checkout) holds the real
 photos and videos; the depth model is looked for in ``models/`` beside that folder. Tests that
 need them skip with a one-line reason where they are absent, as in a user's fresh clone.
+Everything else runs on what the repository ships: the demo portrait with its exact person
+silhouette (``portrait_person``) and clips made from it (``tests/clips.py``).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 import time
 from pathlib import Path
@@ -24,6 +28,7 @@ TENNIS = TESTDATA / "tennis-vest"
 DAVIS = TESTDATA / "davis-people"
 SHARED_MODELS = TESTDATA.parent / "models"
 DEPTH_MODEL = SHARED_MODELS / "tcmonodepth_tcsmallnet_192x320.onnx"
+PORTRAIT = REPO / "assets" / "portrait.jpg"  # shipped with the repository
 
 
 @pytest.fixture(autouse=True)
@@ -50,6 +55,31 @@ def load_person(index: int) -> tuple[np.ndarray, np.ndarray]:
     if mask.shape != rgb.shape[:2]:
         mask = cv2.resize(mask, rgb.shape[1::-1], interpolation=cv2.INTER_LINEAR)
     return rgb, mask > 127
+
+
+@functools.lru_cache(maxsize=1)
+def _portrait_silhouette() -> np.ndarray:
+    """The person drawn in ``assets/portrait.jpg``, from the script that drew it (exact)."""
+    spec = importlib.util.spec_from_file_location("make_demo_asset",
+                                                  REPO / "scripts" / "make_demo_asset.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.render()[1] > 0.5
+
+
+def portrait_person(scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The shipped demo portrait (RGB uint8, 1280x853 x ``scale``) and its person (bool).
+
+    The photo is a drawing, so its truth is exact; tests of file handling use it so they run
+    on a fresh clone, and the real photos stay for the tests that measure quality.
+    """
+    rgb = load_rgb(PORTRAIT)
+    truth = _portrait_silhouette()
+    if scale != 1.0:
+        size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        truth = cv2.resize(truth.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    return rgb, truth
 
 
 def tennis_frames() -> list[np.ndarray]:

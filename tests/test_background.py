@@ -1,9 +1,10 @@
 """Background modes: transparent cut-outs (PNG, WebM VP9 alpha, ProRes 4444) and replacement.
 
-Halo tests use a synthetic composite with known alpha: a real photo (the subject colour F)
-over a flat old background, ``I = a*F + (1-a)*B_old``. The ideal replacement does not depend
-on ``B_old`` at all, so rendering the same scene over a red and over a green old background
-and differencing the outputs measures exactly how much old background leaks through.
+Halo tests use a synthetic composite with known alpha: the shipped portrait (the subject colour
+F) over a flat old background, ``I = a*F + (1-a)*B_old``. The ideal replacement does not
+depend on ``B_old`` at all, so rendering the same scene over a red and over a green old
+background and differencing the outputs measures exactly how much old background leaks
+through.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from click.testing import CliRunner
 from PIL import Image
 
 from clips import make_clip
-from conftest import PEOPLE, TENNIS, load_person, load_rgb
+from conftest import PORTRAIT, load_rgb, portrait_person
 from livebokeh.app.cli import main
 from livebokeh.app.photo import process_photo
 from livebokeh.app.video import process_video
 from livebokeh.errors import LivebokehError
+from livebokeh.eval.synthetic import make_scene
 from livebokeh.render.background import cover, cutout, replace_background
 from livebokeh.settings import BackgroundSpec, BokehSettings, canonical_background, parse_background
 
@@ -49,7 +51,7 @@ def composite_over(subject: np.ndarray, alpha: np.ndarray, colour) -> np.ndarray
 
 @pytest.fixture(scope="module")
 def scene():
-    subject = cv2.resize(load_rgb(PEOPLE / "images" / "100.jpg"), (480, 320))
+    subject = cv2.resize(load_rgb(PORTRAIT), (480, 320), interpolation=cv2.INTER_AREA)
     alpha = soft_disc(320, 480)
     plate = np.empty_like(subject)
     plate[...] = NEW_BACKGROUND
@@ -60,7 +62,7 @@ def test_parse_background():
     assert parse_background("blur") == BackgroundSpec("blur")
     assert parse_background(" Transparent ") == BackgroundSpec("transparent")
     assert parse_background("#ff8000").colour == (255, 128, 0)
-    image = next(TENNIS.glob("*.jpg"))
+    image = PORTRAIT
     assert parse_background(str(image)).path == image
     assert canonical_background("BLUR") == "blur"
     for bad in ("#12345", "#gg0000", "no-such-file.png"):
@@ -143,7 +145,7 @@ def test_cutout_colour_is_decontaminated(scene):
 
 
 def test_transparent_png_alpha_equals_the_matte(tmp_path):
-    rgb, _ = load_person(3)
+    rgb, _ = portrait_person(0.5)
     src = tmp_path / "in.png"
     Image.fromarray(rgb).save(src)
     out, matte_png = tmp_path / "cut.png", tmp_path / "matte.png"
@@ -156,10 +158,11 @@ def test_transparent_png_alpha_equals_the_matte(tmp_path):
 
 
 def test_replacement_photo_blurs_the_new_background_with_the_strength(tmp_path):
-    rgb, _ = load_person(3)
+    rgb, _ = portrait_person(0.5)
     src = tmp_path / "in.png"
     Image.fromarray(rgb).save(src)
-    plate_path = next(TENNIS.glob("*.jpg"))
+    plate_path = tmp_path / "plate.png"
+    Image.fromarray(make_scene(400, 300)[0]).save(plate_path)  # a room unlike the portrait's
     matte = np.zeros(rgb.shape[:2], np.uint8)
     matte[rgb.shape[0] // 3:, rgb.shape[1] // 3: 2 * rgb.shape[1] // 3] = 255
     Image.fromarray(matte).save(tmp_path / "matte.png")
@@ -182,7 +185,7 @@ def test_replacement_photo_blurs_the_new_background_with_the_strength(tmp_path):
 
 
 def test_transparent_needs_a_format_with_alpha(tmp_path):
-    rgb, _ = load_person(3)
+    rgb, _ = portrait_person(0.5)
     src = tmp_path / "in.png"
     Image.fromarray(rgb).save(src)
     result = CliRunner().invoke(main, ["photo", str(src), "-o", str(tmp_path / "o.jpg"),

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from clips import make_clip
-from conftest import PEOPLE, need
+from conftest import PORTRAIT
 from livebokeh.app.bench import animated, source_frames
 from livebokeh.app.cli import main
 from livebokeh.settings import STYLES
@@ -90,7 +90,7 @@ def test_every_style_can_be_timed():
 
 
 def test_bench_on_a_photo_and_a_video(tmp_path):
-    photo = need(PEOPLE / "images" / "1.jpg")
+    photo = PORTRAIT
     report = bench_json("--input", str(photo), "--size", "192x144", "--frames", "3",
                         "--warmup", "0", "--strength", "30")
     assert report["settings"]["source"] == str(photo)

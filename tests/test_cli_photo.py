@@ -20,11 +20,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageCms
 
-from conftest import REPO, load_person
+from conftest import PORTRAIT, portrait_person
 from livebokeh.app.cli import main
 from livebokeh.io.images import read_grey, read_image
 
-PORTRAIT = REPO / "assets" / "portrait.jpg"
 LIVEBOKEH = Path(sys.executable).parent / "livebokeh"  # the installed console script
 
 
@@ -43,11 +42,8 @@ def error_line(result) -> str:
 
 @pytest.fixture(scope="module")
 def person(tmp_path_factory):
-    """A small real photo (people-masks 3, half size) as a lossless PNG, with its mask."""
-    rgb, truth = load_person(3)
-    h, w = rgb.shape[0] // 2, rgb.shape[1] // 2
-    rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
-    truth = cv2.resize(truth.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+    """The shipped portrait at half size as a lossless PNG, with its exact person mask."""
+    rgb, truth = portrait_person(0.5)
     path = tmp_path_factory.mktemp("in") / "person.png"
     Image.fromarray(rgb).save(path)
     return path, rgb, truth

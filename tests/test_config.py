@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from clips import make_clip
-from conftest import PEOPLE, REPO, load_rgb
+from conftest import PORTRAIT, REPO
 from livebokeh.app.cli import cam, main
 from livebokeh.app.config import config_defaults
 
@@ -82,8 +82,7 @@ def test_keys_by_option_or_parameter_name_dashes_or_underscores(tmp_path):
 
 
 def test_photo_takes_a_config_too(tmp_path):
-    photo = PEOPLE / "images" / "1.jpg"
-    load_rgb(photo)  # skips when the shared data is absent
+    photo = PORTRAIT
     config = write_config(tmp_path, 'output = "out.png"\nstrength = 0\ngrain = "off"\n')
     result = run("photo", photo, "--config", config)
     assert result.exit_code == 0, result.output

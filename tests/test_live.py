@@ -30,7 +30,7 @@ LIVEBOKEH = [sys.executable, "-m", "livebokeh"]
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
-    """30 real tennis frames, 320x180, 30 fps, H.264."""
+    """30 frames of the panned portrait, 320x180, 30 fps, H.264."""
     return make_clip(tmp_path_factory.mktemp("live") / "clip.mp4", frames=30, fps=30,
                      size=(320, 180), audio=None)
 

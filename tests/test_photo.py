@@ -11,11 +11,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from conftest import REPO, load_person
+from conftest import PORTRAIT, portrait_person
 from livebokeh.app.cli import main
 from livebokeh.io.images import read_image
-
-PORTRAIT = REPO / "assets" / "portrait.jpg"
 
 
 def run_cli(*args):
@@ -24,7 +22,7 @@ def run_cli(*args):
 
 @pytest.fixture(scope="module")
 def person_jpg(tmp_path_factory):
-    rgb, truth = load_person(12)
+    rgb, truth = portrait_person(0.5)
     path = tmp_path_factory.mktemp("in") / "person.jpg"
     Image.fromarray(rgb).save(path, quality=95)
     return path, rgb, truth

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import load_person
+from conftest import portrait_person
 from livebokeh.pipeline import blur_image
 from livebokeh.render import halo_free as render
 
@@ -16,7 +16,7 @@ RED = (230, 20, 20)
 
 
 def test_strength_zero_returns_the_input_exactly():
-    rgb, truth = load_person(7)
+    rgb, truth = portrait_person()
     matte = truth.astype(np.uint8) * 255
     assert np.array_equal(blur_image(rgb, strength=0, grain="off"), rgb)
     assert np.array_equal(blur_image(rgb, strength=0, matte=matte, grain="off"), rgb)
@@ -44,7 +44,7 @@ def test_pyramid_level_keeps_the_low_res_sigma_small(sigma, level):
 
 
 def test_render_is_deterministic_with_frame_shape_and_dtype():
-    rgb, _ = load_person(12)
+    rgb, _ = portrait_person()
     rgb = cv2.resize(rgb, (480, 320), interpolation=cv2.INTER_AREA)
     first = blur_image(rgb, strength=60, grain="off")
     again = blur_image(rgb, strength=60, grain="off")
@@ -96,7 +96,7 @@ def test_no_subject_colour_in_the_blurred_background(strength):
 
 
 def test_composite_matches_a_full_frame_blend_exactly():
-    rgb, truth = load_person(55)
+    rgb, truth = portrait_person()
     rgb = cv2.resize(rgb, (613, 419), interpolation=cv2.INTER_AREA)  # not a tile multiple
     matte = cv2.resize(truth.astype(np.float32), (613, 419), interpolation=cv2.INTER_AREA)
     matte = cv2.GaussianBlur(matte, (0, 0), 2.0)

@@ -1,9 +1,9 @@
 """The live server over real HTTP on 127.0.0.1 (ephemeral port), fed by the real pipeline.
 
-A clip made with PyAV from the tennis-vest frames is played as a camera (FileCameraSource,
-looped at 25 fps) through the real ``LiveLoop`` with a ``LiveServer`` (what ``livebokeh cam
---serve --no-vcam`` runs), and every check reads what a viewer reads: multipart parts,
-JSON replies, status codes.
+A clip made with PyAV from the panned portrait (tests/clips.py) is played as a camera
+(FileCameraSource, looped at 25 fps) through the real ``LiveLoop`` with a ``LiveServer`` (what
+``livebokeh cam --serve --no-vcam`` runs), and every check reads what a viewer reads: multipart
+parts, JSON replies, status codes.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The video job on real files: clips written with PyAV from the real tennis-vest frames and a
-generated 440 Hz tone (tests/clips.py), processed with the real models, read back with PyAV."""
+"""The video job on real files: clips written with PyAV from the panned portrait the repository
+ships and a generated 440 Hz tone (tests/clips.py), processed with the real models, read back
+with PyAV."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ import pytest
 from click.testing import CliRunner
 
 from clips import _write_tone, make_clip
-from conftest import tennis_frames
 from livebokeh.app.cli import main
 from livebokeh.app.video import process_video
 from livebokeh.io.video import VideoReader
@@ -131,11 +131,12 @@ def test_saved_matte_video_is_bright_on_the_person(clip, processed):
     assert len(mattes) == 20 and times == pytest.approx(times_in, abs=1e-3)
     first = mattes[0].astype(np.float32) / 255.0
     h, w = first.shape
-    torso = first[int(0.25 * h):int(0.42 * h), int(0.585 * w):int(0.645 * w)]  # the vest
-    fence = first[: int(0.3 * h), : int(0.2 * w)]  # trees and fence, top left
-    court = first[int(0.85 * h):, : int(0.4 * w)]
-    assert torso.mean() > 0.8
-    assert fence.mean() < 0.25 and court.mean() < 0.25
+    torso = first[int(0.8 * h):, int(0.4 * w):int(0.6 * w)]  # the sweater
+    face = first[int(0.35 * h):int(0.55 * h), int(0.45 * w):int(0.55 * w)]
+    window = first[: int(0.5 * h), : int(0.2 * w)]  # top left
+    books = first[int(0.1 * h):int(0.7 * h), int(0.8 * w):]  # the shelves, right
+    assert torso.mean() > 0.8 and face.mean() > 0.8
+    assert window.mean() < 0.25 and books.mean() < 0.25
     with BokehProcessor(BokehSettings(), video=True) as processor:
         frames_in, _ = decode(clip)
         for got, rgb, t in zip(mattes, frames_in, times_in, strict=True):
@@ -200,24 +201,10 @@ def test_audio_the_container_cannot_hold_is_converted_to_aac(tmp_path):
     assert audio_of(tmp_path / "out.mkv")[0] == "pcm_s16le"  # Matroska takes it as is
 
 
-def make_odd_clip(path: Path, frames: int, size: tuple[int, int]) -> Path:
-    """A clip of odd size, which yuv420p cannot hold: H.264 4:4:4 in Matroska."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=FPS)
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv444p"
-        for i, rgb in enumerate(tennis_frames()[:frames]):
-            frame = av.VideoFrame.from_ndarray(cv2.resize(rgb, size), format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, FPS)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return path
-
-
 def test_odd_sized_input_is_padded_by_one_pixel(tmp_path):
-    clip = make_odd_clip(tmp_path / "odd.mkv", frames=4, size=(853, 479))
+    # odd sizes, which yuv420p cannot hold: H.264 4:4:4 in Matroska
+    clip = make_clip(tmp_path / "odd.mkv", frames=4, fps=FPS, size=(853, 479), audio=None,
+                     pix_fmt="yuv444p")
     out = tmp_path / "out.mp4"
     settings = BokehSettings()
     process_video(clip, out, settings)
