@@ -241,9 +241,12 @@ def test_truncated_input_ends_at_the_last_good_frame(processed, tmp_path):
     damaged.write_bytes(data[: len(data) * 6 // 10])
     result = CliRunner().invoke(main, ["video", str(damaged), "-o", str(tmp_path / "out.mp4")])
     assert result.exit_code == 0, result.output
-    assert result.stderr.startswith("livebokeh: warning: damaged.mp4 is truncated")
+    kept = len(decode(tmp_path / "out.mp4")[0])
+    assert 0 < kept < 20
+    assert result.stderr.startswith(f"livebokeh: warning: damaged.mp4 is damaged: {20 - kept} "
+                                    "of 20 frames lost")
+    assert "(cut off or damaged)" in result.stderr
     assert result.stderr.count("\n") == 1  # no progress bar or FFmpeg log when not a TTY
-    assert 0 < len(decode(tmp_path / "out.mp4")[0]) < 20
 
 
 def _bad_inputs(folder: Path, clip: Path) -> dict[str, list[str]]:

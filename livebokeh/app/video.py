@@ -55,9 +55,9 @@ def process_video(input_path, output, settings: BokehSettings, mask_path=None, m
                           depth_kind)
         with atomic_output(output) as tmp, _matte_target(save_matte) as tmp_matte:
             _run(reader, tmp, tmp_matte, settings, crf)
-        if reader.truncated_after is not None:
-            print(f"livebokeh: warning: {input_path.name} is truncated or corrupt after frame "
-                  f"{reader.truncated_after}; the output ends there", file=sys.stderr)
+        damage = reader.damage.summary()
+        if damage is not None:
+            print(f"livebokeh: warning: {input_path.name} is damaged: {damage}", file=sys.stderr)
 
 
 def _matte_target(save_matte: Path | None):

@@ -13,9 +13,11 @@ What a user expects from a filter that only changes the picture:
   (853x479 in, 854x480 out) rather than cropped;
 * colours do not shift: decoding and encoding use the same YUV matrix and the output is
   tagged with it;
-* a truncated input is processed up to its last decodable frame, with a warning on
-  stderr (detected where the header gives the frame count, as in MP4/MOV); an input with
-  no decodable frame at all is an error.
+* damage does not stop it: packets the decoder rejects are skipped and decoding goes on
+  (as the ``ffmpeg`` tool does), so every frame FFmpeg can decode is kept with its own
+  timestamp; lost frames are dropped, not repeated, and damaged audio becomes silent gaps of
+  the same length (``DecodeDamage``, one warning with the counts); a cut-off file ends at its
+  last decodable frame; an input whose start does not decode is an error.
 
 With ``--background transparent`` the output keeps the alpha channel: VP9 (yuva420p) in
 .webm (audio copied if Opus/Vorbis, else re-encoded to Opus) or ProRes 4444 in .mov; a .webm
@@ -28,9 +30,12 @@ or .mov, chosen by extension; MP4/MOV get ``+faststart`` so they play while down
 from __future__ import annotations
 
 import contextlib
+import heapq
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import NamedTuple
 
 import av
 import numpy as np
@@ -62,11 +67,67 @@ def container_format(path: Path) -> str:
     return fmt
 
 
+HEAD_PACKETS = 300  # a start that does not decode within this many video packets is an error
+REORDER_DEPTH = 4  # decoded frames held back to put damage-shuffled frames back in pts order
+DEMUX_RETRIES = 50  # read errors in a row before the rest of a file is given up as unreadable
+EARLY_END_FRAMES = 3  # reading that stops this many frame times before the stated end: cut
+
+
+@dataclass
+class DecodeDamage:
+    """What a damaged input cost, counted while it is read: reported once, at the end.
+
+    Lost video frames are dropped, not replaced: every frame kept keeps its own timestamp, so
+    the output has a gap in time where players hold the previous picture, and the sound stays
+    in sync. A damaged audio packet is dropped where audio is copied and becomes silence of
+    the same length where it is re-encoded.
+    """
+
+    video_packets: int = 0  # video packets the decoder rejected
+    audio_packets: int = 0  # audio packets the decoder rejected
+    read_errors: int = 0  # places where the demuxer could not read on
+    frames_expected: int = 0  # from the header, else the video packets found
+    frames_kept: int = 0
+    ends_at_s: float | None = None  # where a stream cut short stops (s), None if it does not
+    duration_s: float | None = None
+
+    @property
+    def frames_lost(self) -> int:
+        return max(0, self.frames_expected - self.frames_kept)
+
+    def summary(self) -> str | None:
+        """One line for the warning, or None when the input was read whole."""
+        parts = []
+        if self.frames_lost:
+            parts.append(f"{self.frames_lost} of {self.frames_expected} frames lost "
+                         f"(dropped; the others keep their times)")
+        if self.video_packets:
+            parts.append(f"{self.video_packets} damaged video packets")
+        if self.audio_packets:
+            parts.append(f"{self.audio_packets} damaged audio packets (silent gaps)")
+        if self.read_errors:
+            parts.append(f"{self.read_errors} unreadable stretches skipped")
+        if self.ends_at_s is not None:
+            parts.append(f"it stops at {self.ends_at_s:.1f} s of {self.duration_s:.1f} s "
+                         "(cut off or damaged)")
+        return "; ".join(parts) or None
+
+
+class AudioChunk(NamedTuple):
+    """One demuxed audio packet and what it decodes to (silence of its length if damaged)."""
+
+    packet: av.Packet
+    frames: list
+    damaged: bool
+
+
 class VideoReader:
     """Demuxes and decodes one input in a single pass: upright RGB frames and audio packets.
 
     The first frame is decoded on open, so a file with no decodable picture fails before any
-    output is created, and ``size`` already accounts for the rotation tag.
+    output is created, and ``size`` already accounts for the rotation tag. Damage does not
+    stop reading: packets the decoder rejects are skipped, read errors are retried, and
+    ``damage`` counts what was lost (see ``DecodeDamage``).
     """
 
     def __init__(self, path: str | Path):
@@ -78,20 +139,32 @@ class VideoReader:
             raise LivebokehError(f"no video stream in {path} (is it an audio file?)")
         self.video.thread_type = "AUTO"  # frame + slice threads: decoding is not the bottleneck
         self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
-        self.truncated_after: int | None = None
-        self.decoded = 0
+        self.damage = DecodeDamage()
+        self._video_packets = 0
         self._last_pts: int | None = None
+        self._last_time = 0.0  # the last frame's time (s)
+        self._read_until = 0.0  # how far the demuxer got (s), any stream
+        self._pending: list[tuple[int, int, av.VideoFrame]] = []  # heap: pts, arrival, frame
+        self._arrivals = 0
         self._items = self._demux()
-        self._head: list[tuple[str, object, int | None]] = []
-        for item in self._items:
-            self._head.append(item)
-            if item[0] == "video":
-                break
-        else:
-            self.container.close()
-            raise LivebokehError(f"no decodable video frame in {path}")
+        self._head = self._read_head()
         first = self._head[-1][1]
         self.size = (first.shape[1], first.shape[0])  # (width, height) after rotation
+
+    def _read_head(self) -> list[tuple[str, object, int | None]]:
+        """Items up to the first video frame; one-line error if the start does not decode."""
+        head = []
+        for item in self._items:
+            head.append(item)
+            if item[0] == "video":
+                return head
+            if self._video_packets >= HEAD_PACKETS:
+                break
+        self.container.close()
+        if self._video_packets >= HEAD_PACKETS:
+            raise LivebokehError(f"the start of {self.path} cannot be decoded (its first "
+                                 f"{HEAD_PACKETS} video packets are damaged)")
+        raise LivebokehError(f"no decodable video frame in {self.path}")
 
     def __enter__(self) -> VideoReader:
         return self
@@ -126,10 +199,11 @@ class VideoReader:
         return None
 
     def packets(self) -> Iterator[tuple[str, object, int | None]]:
-        """Yield ("video", rgb, pts) and ("audio", packet, None) in file order, once.
+        """Yield ("video", rgb, pts) and ("audio", AudioChunk, None) in file order, once.
 
         Video pts are in ``self.video.time_base`` and strictly increasing (a broken file's
         repeated or missing pts is replaced by the previous pts + 1, which x264 requires).
+        ``damage`` is complete once this is exhausted.
         """
         head, self._head = self._head, []
         yield from head
@@ -137,20 +211,102 @@ class VideoReader:
 
     def _demux(self) -> Iterator[tuple[str, object, int | None]]:
         streams = [self.video] + ([self.audio] if self.audio is not None else [])
+        failures = 0
+        while failures < DEMUX_RETRIES:
+            try:
+                for packet in self.container.demux(*streams):
+                    failures = 0
+                    self._note_read(packet)
+                    if packet.stream is self.audio:
+                        if packet.dts is not None:
+                            yield "audio", self._checked_audio(packet), None
+                        continue
+                    yield from self._decode(packet)
+                break  # the end of the file
+            except av.FFmpegError:  # a read error: the demuxer resyncs on the next read
+                failures += 1
+                self.damage.read_errors += failures == 1
+        yield from self._decode(None)
+        while self._pending:
+            yield self._emit()
+        self._tally()
+
+    def _decode(self, packet: av.Packet | None) -> Iterator[tuple[str, np.ndarray, int]]:
+        """Decode one packet (None: flush); a packet the decoder rejects is counted, skipped."""
+        if packet is not None and packet.size:
+            self._video_packets += 1
         try:
-            for packet in self.container.demux(*streams):
-                if packet.stream is self.audio:
-                    if packet.dts is not None:
-                        yield "audio", packet, None
-                    continue
-                for frame in packet.decode():
-                    self.decoded += 1
-                    yield "video", self._upright(frame), self._monotonic(frame.pts)
-        except av.FFmpegError:
-            self.truncated_after = self.decoded
+            frames = self.video.codec_context.decode(packet)
+        except av.EOFError:  # flushed twice (the demuxer's flush packet, then ours)
             return
-        if self.video.frames and self.decoded < self.video.frames:  # header knows the count
-            self.truncated_after = self.decoded
+        except av.FFmpegError:
+            self.damage.video_packets += 1
+            return
+        for frame in frames:
+            key = frame.pts if frame.pts is not None else (self._last_pts or 0)
+            heapq.heappush(self._pending, (key, self._arrivals, frame))
+            self._arrivals += 1
+            if len(self._pending) > REORDER_DEPTH:
+                yield self._emit()
+
+    def _emit(self) -> tuple[str, np.ndarray, int]:
+        """The held frame with the lowest pts, as an upright RGB image."""
+        _, _, frame = heapq.heappop(self._pending)
+        self.damage.frames_kept += 1
+        pts = self._monotonic(frame.pts)
+        self._last_time = float(pts * self.video.time_base) if self.video.time_base else 0.0
+        return "video", self._upright(frame), pts
+
+    def _checked_audio(self, packet: av.Packet) -> AudioChunk:
+        try:
+            return AudioChunk(packet, packet.decode(), False)
+        except av.FFmpegError:
+            self.damage.audio_packets += 1
+            return AudioChunk(packet, [self._silence(packet)], True)
+
+    def _silence(self, packet: av.Packet) -> av.AudioFrame:
+        """Silence as long as ``packet``, in the decoder's sample format, at its pts."""
+        context = self.audio.codec_context
+        rate = context.sample_rate or 48000
+        samples = context.frame_size or 1024
+        if packet.duration and packet.time_base:
+            samples = max(1, round(packet.duration * packet.time_base * rate))
+        fmt = context.format.name if context.format else "fltp"
+        frame = av.AudioFrame(format=fmt, layout=context.layout, samples=samples)
+        zero = b"\x80" if fmt.startswith("u8") else b"\x00"  # unsigned 8-bit centres at 128
+        for plane in frame.planes:
+            plane.update(zero * plane.buffer_size)
+        frame.sample_rate = rate
+        frame.pts, frame.time_base = packet.pts, packet.time_base
+        return frame
+
+    def _note_read(self, packet: av.Packet) -> None:
+        """Remember how far into the file (seconds) the demuxer has read."""
+        stamp = packet.pts if packet.pts is not None else packet.dts
+        if stamp is not None and packet.time_base is not None:
+            end = float((stamp + (packet.duration or 0)) * packet.time_base)
+            self._read_until = max(self._read_until, end)
+
+    def _tally(self) -> None:
+        """Frames expected and whether the file stops short of its stated duration.
+
+        Only a file that shows damage (rejected packets, read errors, an early end) has
+        frames counted as lost: clean files legitimately have packets that make no picture
+        (invisible VP8 frames, edit lists).
+        """
+        damage = self.damage
+        step = 1.0 / float(self.fps)
+        video_end = self._last_time + step
+        stated = self.duration
+        tail = 0
+        if stated is not None and stated - self._read_until > EARLY_END_FRAMES * step:
+            damage.ends_at_s, damage.duration_s = video_end, stated
+            tail = 0 if self.video.frames else round((stated - video_end) / step)
+        if damage.video_packets or damage.read_errors or damage.ends_at_s is not None:
+            damage.frames_expected = max(int(self.video.frames or 0),
+                                         self._video_packets + tail, damage.frames_kept)
+        else:
+            damage.frames_expected = damage.frames_kept
 
     def _monotonic(self, pts: int | None) -> int:
         if pts is None or (self._last_pts is not None and pts <= self._last_pts):
@@ -279,15 +435,20 @@ class VideoWriter:
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
 
-    def write_audio(self, packet: av.Packet) -> None:
-        """Mux one demuxed input audio packet: as is, or decoded and re-encoded to AAC."""
+    def write_audio(self, chunk: AudioChunk) -> None:
+        """Mux one input audio packet: as is, or re-encoded from its decoded frames.
+
+        A damaged packet is left out of a copy (a silent gap, timestamps kept) and re-encoded
+        as the silence the reader put in its place.
+        """
         if self.audio_out is None:
             return
         if self.copy_audio:
-            packet.stream = self.audio_out  # mux rescales its timestamps to the output's
-            self.container.mux(packet)
+            if not chunk.damaged:
+                chunk.packet.stream = self.audio_out  # mux rescales timestamps to the output's
+                self.container.mux(chunk.packet)
             return
-        for frame in packet.decode():
+        for frame in chunk.frames:
             for out_packet in self.audio_out.encode(frame):
                 self.container.mux(out_packet)
 
