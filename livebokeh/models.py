@@ -15,7 +15,7 @@ from pathlib import Path
 
 import platformdirs
 
-from livebokeh.errors import LivebokehError
+from livebokeh.errors import LivebokehError, write_error
 
 PACKAGED_DIR = Path(__file__).resolve().parent / "data"
 MODEL_DIR_ENV = "LIVEBOKEH_MODEL_DIR"
@@ -186,6 +186,7 @@ def fetch_model(name: str = "depth", url: str | None = None, progress: bool = Tr
                 source, known_hash=f"sha256:{spec.sha256}", fname=spec.filename,
                 path=staging, progressbar=progress,
             )
+            _fsync(fetched)  # a full or failing disk reports it now, before the rename
             os.replace(fetched, target)
     except ValueError:  # pooch raises ValueError on a digest mismatch
         raise LivebokehError(
@@ -193,8 +194,25 @@ def fetch_model(name: str = "depth", url: str | None = None, progress: bool = Tr
             f"(sha256 mismatch); nothing was saved"
         ) from None
     except OSError as exc:  # requests' errors are OSErrors too
-        raise _download_failure(name, source, exc) from None
+        if _from_the_network(exc):
+            raise _download_failure(name, source, exc) from None
+        raise write_error(target, exc) from None
     return target
+
+
+def _from_the_network(exc: OSError) -> bool:
+    """True for a download's own failure; False for the OS refusing to write the file."""
+    import requests
+
+    return isinstance(exc, requests.RequestException) or exc.errno is None
+
+
+def _fsync(path: str | os.PathLike) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def describe_models() -> list[str]:

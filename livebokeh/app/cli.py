@@ -6,30 +6,68 @@ Ctrl-C ends with exit 130 and no partial output.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import logging
+import os
+import signal
 import sys
 from pathlib import Path
 
 import click
 
-from livebokeh.errors import LivebokehError
+from livebokeh.errors import LivebokehError, write_error
 from livebokeh.settings import SEGMENTER_MODELS, STYLES, BokehSettings
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a closed terminal) raised like Ctrl-C, so outputs are cleaned up."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """While a command runs, SIGTERM and SIGHUP unwind like Ctrl-C instead of killing the
+    process on the spot (which would leave temp files behind). Main thread only."""
+
+    def raise_terminated(signum, frame):
+        raise Terminated(signum)
+
+    names = [name for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    try:
+        previous = {name: signal.signal(getattr(signal, name), raise_terminated)
+                    for name in names}
+    except ValueError:  # not the main thread: leave signals alone
+        previous = {}
+    try:
+        yield
+    finally:
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
+
+
 def _friendly(command):
-    """Turn expected faults into ``livebokeh: error: ...`` and a non-zero exit code."""
+    """Turn expected faults into ``livebokeh: error: ...`` and a non-zero exit code;
+    Ctrl-C, SIGTERM and SIGHUP end with 128 + the signal's number and no partial output."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with _terminate_as_interrupt():
+                return command(*args, **kwargs)
         except LivebokehError as exc:
             click.echo(f"livebokeh: error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("livebokeh: interrupted; no output written", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as exc:
+            signum = getattr(exc, "signum", signal.SIGINT)
+            how = ("interrupted" if signum == signal.SIGINT
+                   else f"stopped by {signal.Signals(signum).name}")
+            click.echo(f"livebokeh: {how}; no output written", err=True)
+            sys.exit(128 + signum)
 
     return wrapper
 
@@ -120,7 +158,29 @@ def settings_from(**options) -> BokehSettings:
     return BokehSettings(**picked)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Errors a write to a full or failing disk gives; the file writers turn their own into
+# "cannot write FILE" lines, so one of these reaching the top with no file named is stdout's.
+STDOUT_FAULTS = {errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EDQUOT}
+
+
+class _Commands(click.Group):
+    """The ``livebokeh`` group: a standard output that cannot be written (a full disk behind
+    ``> file``, a failing pipe) ends in one line on stderr instead of a traceback."""
+
+    def main(self, *args, **kwargs):
+        try:
+            return super().main(*args, **kwargs)
+        except OSError as exc:
+            if exc.errno not in STDOUT_FAULTS or exc.filename is not None:
+                raise  # files report their own faults: this is a bug, keep the traceback
+            devnull = os.open(os.devnull, os.O_WRONLY)  # so the exit flush cannot fail again
+            os.dup2(devnull, sys.stdout.fileno())
+            click.echo(f"livebokeh: error: {write_error('the standard output', exc)}",
+                       err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="livebokeh")
 def main() -> None:
     """Portrait-lens background blur for photos, videos and webcams."""

@@ -383,7 +383,7 @@ def run_cam(settings: BokehSettings, camera: str = "0", loop: bool = False,
         raise LivebokehError("--background transparent needs an output with alpha; a camera "
                              "stream has none (use a colour or an image)")
     if json_summary is not None:
-        from livebokeh.io.atomic import check_output_path
+        from livebokeh.io.atomic import check_output_path, write_files_atomic
 
         check_output_path(Path(json_summary))
     with contextlib.ExitStack() as stack:
@@ -410,5 +410,5 @@ def run_cam(settings: BokehSettings, camera: str = "0", loop: bool = False,
                            max_frames, max_seconds, log, web)
     log(format_summary(summary))
     if json_summary is not None:
-        Path(json_summary).write_text(json.dumps(summary, indent=2) + "\n")
+        write_files_atomic({Path(json_summary): (json.dumps(summary, indent=2) + "\n").encode()})
     return summary

@@ -8,15 +8,15 @@ import cv2
 
 from livebokeh.app.inputs import load_still_inputs
 from livebokeh.errors import LivebokehError
-from livebokeh.io.atomic import check_outputs
+from livebokeh.io.atomic import check_outputs, write_files_atomic
 from livebokeh.io.images import (
     ALPHA_FORMATS,
+    encode_coc,
+    encode_depth_png,
+    encode_image,
+    encode_matte,
     output_format,
     read_photo,
-    write_coc,
-    write_depth_png,
-    write_image,
-    write_matte,
 )
 from livebokeh.pipeline import BokehProcessor
 from livebokeh.settings import BokehSettings
@@ -26,6 +26,9 @@ def process_photo(input_path, output, settings: BokehSettings, mask_path=None,
                   matte_path=None, save_matte=None, quality: int = 92, depth_map_path=None,
                   depth_kind: str = "inverse", save_coc=None, save_depth=None) -> None:
     """The ``livebokeh photo`` job: validate everything, blur, write outputs atomically.
+
+    The outputs (image, matte, CoC, depth) appear together once all are written; a failed
+    write (full disk, read-only folder...) is one line and leaves every old file as it was.
 
     ``depth_map_path``/``depth_kind``: bring-your-own depth (``perception.depth.load_depth_map``).
     ``save_coc`` (.npy/.tiff, float32 pixels) and ``save_depth`` (16-bit PNG) need the lens
@@ -47,11 +50,14 @@ def process_photo(input_path, output, settings: BokehSettings, mask_path=None,
         result = processor.process(rgb)
     if save_depth is not None and result.depth is None:  # before any file is written
         raise LivebokehError("--save-depth: no depth was used (no depth model or map)")
-    write_image(output, result.image, alpha if result.alpha is None else result.alpha,
-                quality, icc_profile)
+    contents = {output: encode_image(output, result.image,
+                                     alpha if result.alpha is None else result.alpha,
+                                     quality, icc_profile)}
     if save_matte is not None:
-        write_matte(save_matte, result.matte)
+        contents[Path(save_matte)] = encode_matte(save_matte, result.matte)
     if save_coc is not None:
-        write_coc(save_coc, result.coc)
+        contents[Path(save_coc)] = encode_coc(save_coc, result.coc)
     if save_depth is not None:
-        write_depth_png(save_depth, cv2.resize(result.depth, (rgb.shape[1], rgb.shape[0])))
+        depth = cv2.resize(result.depth, (rgb.shape[1], rgb.shape[0]))
+        contents[Path(save_depth)] = encode_depth_png(save_depth, depth)
+    write_files_atomic(contents)  # all outputs appear together, or none and old ones stay

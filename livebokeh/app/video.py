@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from livebokeh.app.inputs import load_still_inputs
 from livebokeh.errors import LivebokehError
-from livebokeh.io.atomic import atomic_output, check_output_path
+from livebokeh.io.atomic import atomic_outputs, check_output_path
 from livebokeh.io.video import VideoReader, VideoWriter, container_format, video_codec
 from livebokeh.pipeline import BokehProcessor
 from livebokeh.settings import BokehSettings
@@ -43,9 +43,11 @@ def process_video(input_path, output, settings: BokehSettings, mask_path=None, m
     (readable, has a decodable video frame), the mask and matte images. ``mask_path`` and
     ``matte_path`` are still images (resized to the frame) applied to every frame.
     ``save_matte`` is a second video: the matte as grey (255 = subject), same timestamps.
-    Ctrl-C or any error removes the temp files and leaves existing targets untouched
-    (KeyboardInterrupt propagates after cleanup). ``depth_map_path`` is a still depth map
-    (``perception.depth.load_depth_map``) used for every frame by the lens style.
+    Ctrl-C or any error (a full disk included: one line naming the file and the cause)
+    removes the temp files and leaves existing targets untouched (KeyboardInterrupt
+    propagates after cleanup); the video and its matte appear together or not at all.
+    ``depth_map_path`` is a still depth map (``perception.depth.load_depth_map``) used for
+    every frame by the lens style.
     """
     input_path, output = Path(input_path), Path(output)
     save_matte = Path(save_matte) if save_matte is not None else None
@@ -53,15 +55,11 @@ def process_video(input_path, output, settings: BokehSettings, mask_path=None, m
     with VideoReader(input_path) as reader:
         load_still_inputs(settings, reader.size, mask_path, matte_path, depth_map_path,
                           depth_kind)
-        with atomic_output(output) as tmp, _matte_target(save_matte) as tmp_matte:
+        with atomic_outputs(output, save_matte) as (tmp, tmp_matte):
             _run(reader, tmp, tmp_matte, settings, crf)
         damage = reader.damage.summary()
         if damage is not None:
             print(f"livebokeh: warning: {input_path.name} is damaged: {damage}", file=sys.stderr)
-
-
-def _matte_target(save_matte: Path | None):
-    return atomic_output(save_matte) if save_matte is not None else contextlib.nullcontext()
 
 
 class _EvenBuffer:

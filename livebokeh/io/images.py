@@ -2,12 +2,14 @@
 
 Reading applies EXIF orientation and brings greyscale, palette, CMYK and 16-bit images to
 8-bit RGB; an alpha channel is returned separately so PNG/WebP/TIFF outputs keep it, and an
-RGB ICC profile is carried to the output so wide-gamut photos keep their colours. Writing goes
-through ``atomic_output``: the target appears complete or not at all.
+RGB ICC profile is carried to the output so wide-gamut photos keep their colours. Outputs are
+encoded in memory (``encode_*``) and written with ``write_files_atomic``: they appear complete
+or not at all, and a failed write is one line naming the file and the cause.
 """
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from livebokeh.errors import LivebokehError
-from livebokeh.io.atomic import atomic_output, check_input_file
+from livebokeh.io.atomic import check_input_file, write_files_atomic
 
 READ_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 WRITE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
@@ -123,15 +125,14 @@ def output_format(path: Path) -> str:
     return fmt
 
 
-def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None,
-                quality: int = 92, icc_profile: bytes | None = None) -> None:
-    """Write RGB (+ alpha where the format keeps it) by extension, atomically.
+def encode_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None,
+                 quality: int = 92, icc_profile: bytes | None = None) -> bytes:
+    """RGB (+ alpha where the format keeps it) encoded in the format ``path``'s extension names.
 
     ``quality`` 1..100 applies to JPEG and WebP; ``icc_profile`` (an RGB profile from the
     input) is embedded where the format can carry one.
     """
-    path = Path(path)
-    fmt = output_format(path)
+    fmt = output_format(Path(path))
     if alpha is not None and fmt in ALPHA_FORMATS:
         image = Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
     else:
@@ -139,18 +140,29 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     if icc_profile is not None and fmt in ICC_FORMATS:
         options["icc_profile"] = icc_profile
-    with atomic_output(path) as tmp:
-        image.save(tmp, format=fmt, **options)
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None,
+                quality: int = 92, icc_profile: bytes | None = None) -> None:
+    """Write RGB (+ alpha where the format keeps it) by extension, atomically."""
+    write_files_atomic({Path(path): encode_image(path, rgb, alpha, quality, icc_profile)})
+
+
+def encode_matte(path: str | Path, matte: np.ndarray) -> bytes:
+    """A float 0..1 matte as an 8-bit greyscale PNG (255 = subject); ``path`` must be .png."""
+    if Path(path).suffix.lower() != ".png":
+        raise LivebokehError(f"--save-matte writes PNG; use a .png name, not {Path(path).name}")
+    buffer = io.BytesIO()
+    Image.fromarray(cv2.convertScaleAbs(matte, alpha=255.0), "L").save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def write_matte(path: str | Path, matte: np.ndarray) -> None:
     """Write a float 0..1 matte as an 8-bit greyscale PNG (255 = subject), atomically."""
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise LivebokehError(f"--save-matte writes PNG; use a .png name, not {path.name}")
-    grey = cv2.convertScaleAbs(matte, alpha=255.0)
-    with atomic_output(path) as tmp:
-        Image.fromarray(grey, "L").save(tmp, format="PNG")
+    write_files_atomic({Path(path): encode_matte(path, matte)})
 
 
 def read_photo(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, bytes | None]:
@@ -187,26 +199,41 @@ def read_depth_values(path: str | Path) -> np.ndarray:
     return values
 
 
+def encode_depth_png(path: str | Path, inverse: np.ndarray) -> bytes:
+    """Normalised inverse depth (0..1) as a 16-bit PNG (65535 = nearest); ``path``: .png."""
+    if Path(path).suffix.lower() != ".png":
+        raise LivebokehError(f"--save-depth writes a 16-bit PNG; use a .png name, not "
+                             f"{Path(path).name}")
+    return _encoded(path, ".png", np.clip(inverse * 65535.0 + 0.5, 0, 65535).astype(np.uint16))
+
+
 def write_depth_png(path, inverse: np.ndarray) -> None:
     """Write normalised inverse depth (0..1) as a 16-bit PNG (65535 = nearest), atomically."""
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise LivebokehError(f"--save-depth writes a 16-bit PNG; use a .png name, not {path.name}")
-    data = np.clip(inverse * 65535.0 + 0.5, 0, 65535).astype(np.uint16)
-    with atomic_output(path) as tmp:
-        if not cv2.imwrite(str(tmp), data):
-            raise LivebokehError(f"cannot write {path}")
+    write_files_atomic({Path(path): encode_depth_png(path, inverse)})
+
+
+def encode_coc(path: str | Path, coc: np.ndarray) -> bytes:
+    """The CoC map (float32 pixels) as .npy or 32-bit float TIFF, by ``path``'s extension."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".npy", ".tif", ".tiff"):
+        raise LivebokehError(f"--save-coc writes .npy or .tiff, not '{Path(path).suffix}'")
+    coc = coc.astype(np.float32, copy=False)
+    if suffix != ".npy":
+        return _encoded(path, ".tiff", coc)
+    buffer = io.BytesIO()
+    np.save(buffer, coc)
+    return buffer.getvalue()
 
 
 def write_coc(path, coc: np.ndarray) -> None:
     """Write the CoC map (float32 pixels) as .npy or 32-bit float .tif/.tiff, atomically."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".npy", ".tif", ".tiff"):
-        raise LivebokehError(f"--save-coc writes .npy or .tiff, not '{path.suffix}'")
-    with atomic_output(path) as tmp:
-        if suffix == ".npy":
-            with open(tmp, "wb") as fh:
-                np.save(fh, coc.astype(np.float32, copy=False))
-        elif not cv2.imwrite(str(tmp), coc.astype(np.float32, copy=False)):
-            raise LivebokehError(f"cannot write {path}")
+    write_files_atomic({Path(path): encode_coc(path, coc)})
+
+
+def _encoded(path: str | Path, extension: str, data: np.ndarray) -> bytes:
+    """Encoded by OpenCV in memory: Python then writes the file and reports every write error
+    (OpenCV's own file writing ignores a failed final flush)."""
+    ok, encoded = cv2.imencode(extension, data)
+    if not ok:
+        raise LivebokehError(f"cannot encode {path} as {extension[1:].upper()}")
+    return encoded.tobytes()

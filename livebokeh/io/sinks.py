@@ -7,6 +7,7 @@ pure mapping from a key to new controls.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass, replace
@@ -85,7 +86,14 @@ class VirtualCameraSink(FrameSink):
         return f"virtual camera {self.camera.device} ({self.camera.backend})"
 
     def send(self, frame: np.ndarray) -> int:
-        self.camera.send(frame)
+        """Send one frame; a device that fails (removed, driver gone) is a one-line error."""
+        try:
+            self.camera.send(frame)
+        except (RuntimeError, OSError) as exc:
+            device = self.camera.device
+            self.close()
+            raise LivebokehError(f"virtual camera {device} stopped taking frames: {exc}",
+                                 VCAM_EXIT_CODE) from None
         return -1
 
     def hold(self, frame: np.ndarray) -> int:
@@ -94,9 +102,11 @@ class VirtualCameraSink(FrameSink):
         return self.send(frame)
 
     def close(self) -> None:
-        if self.camera is not None:
-            self.camera.close()
-            self.camera = None
+        """Close the device; one that already failed may fail again here, which is ignored."""
+        camera, self.camera = self.camera, None
+        if camera is not None:
+            with contextlib.suppress(RuntimeError, OSError):
+                camera.close()
 
 
 def display_available() -> bool:
