@@ -31,6 +31,7 @@ import asyncio
 import dataclasses
 import hmac
 import ipaddress
+import re
 import threading
 import time
 from importlib import resources
@@ -261,6 +262,7 @@ def _static(name: str) -> bytes:
 
 
 CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
+STATIC_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 
 class ControlServer:
@@ -367,7 +369,7 @@ class ControlServer:
     async def _static(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
         kind = CONTENT_TYPES.get(name[name.rfind("."):]) if "." in name else None
-        if kind is None or "/" in name or name.startswith("."):
+        if kind is None or not STATIC_NAME.fullmatch(name):  # no paths, NULs or hidden files
             raise web.HTTPNotFound()
         try:
             body = _static(name)
