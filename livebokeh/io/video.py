@@ -90,6 +90,7 @@ class DecodeDamage:
     frames_kept: int = 0
     ends_at_s: float | None = None  # where a stream cut short stops (s), None if it does not
     duration_s: float | None = None
+    audio_unreadable: bool = False  # an audio stream whose codec is unknown: left out
 
     @property
     def frames_lost(self) -> int:
@@ -107,6 +108,8 @@ class DecodeDamage:
             parts.append(f"{self.audio_packets} damaged audio packets (silent gaps)")
         if self.read_errors:
             parts.append(f"{self.read_errors} unreadable stretches skipped")
+        if self.audio_unreadable:
+            parts.append("its sound cannot be decoded (unknown codec) and is left out")
         if self.ends_at_s is not None:
             parts.append(f"it stops at {self.ends_at_s:.1f} s of {self.duration_s:.1f} s "
                          "(cut off or damaged)")
@@ -135,11 +138,17 @@ class VideoReader:
         self.container = _open_input(path)
         self.video = _main_video_stream(self.container)
         if self.video is None:
+            unknown_codec = bool(self.container.streams.video)
             self.container.close()
+            if unknown_codec:
+                raise LivebokehError(f"cannot decode the video in {path}: its codec is unknown "
+                                     "(a damaged header?)")
             raise LivebokehError(f"no video stream in {path} (is it an audio file?)")
         self.video.thread_type = "AUTO"  # frame + slice threads: decoding is not the bottleneck
-        self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
         self.damage = DecodeDamage()
+        self.audio = next((s for s in self.container.streams.audio if s.codec_context), None)
+        self.damage.audio_unreadable = self.audio is None and bool(self.container.streams.audio)
+        self._audio_dts: int | None = None  # of the last audio packet passed on
         self._video_packets = 0
         self._last_pts: int | None = None
         self._last_time = 0.0  # the last frame's time (s)
@@ -258,6 +267,15 @@ class VideoReader:
         return "video", self._upright(frame), pts
 
     def _checked_audio(self, packet: av.Packet) -> AudioChunk:
+        """The packet decoded; damaged: its length of silence, or nothing if it is out of time.
+
+        A packet stamped no later than the one before (a damaged timestamp) would break the
+        output's timing, so it is left out entirely.
+        """
+        if self._audio_dts is not None and packet.dts <= self._audio_dts:
+            self.damage.audio_packets += 1
+            return AudioChunk(packet, [], True)
+        self._audio_dts = packet.dts
         try:
             return AudioChunk(packet, packet.decode(), False)
         except av.FFmpegError:
@@ -346,9 +364,10 @@ def _open_input(path: Path) -> av.container.InputContainer:
 
 
 def _main_video_stream(container) -> av.video.stream.VideoStream | None:
-    """The first real video stream; cover art in music files (attached pictures) is not one."""
+    """The first real video stream with a known codec; cover art (an attached picture) is not
+    one, nor a stream whose codec a damaged header made unknown."""
     for stream in container.streams.video:
-        if not stream.disposition & av.stream.Disposition.attached_pic:
+        if stream.codec_context and not stream.disposition & av.stream.Disposition.attached_pic:
             return stream
     return None
 
