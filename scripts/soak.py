@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -101,19 +102,33 @@ def soak(frames: int, size: tuple[int, int] = (320, 180), fps: float = 240,
         started = time.monotonic()
         process = subprocess.Popen([sys.executable, "-c", LAUNCH, *args],
                                    stderr=subprocess.PIPE, text=True)
+        lines: list[str] = []
+        running = threading.Event()  # from the start line until the summary: the loop runs
+        reader = threading.Thread(target=_follow, args=(process, lines, running), daemon=True)
+        reader.start()
         samples = []
         while process.poll() is None:
-            now = sample(process.pid)
-            if now is not None:
+            now = sample(process.pid) if running.is_set() else None
+            if now is not None and running.is_set():
                 samples.append({"s": round(time.monotonic() - started, 1), **now})
             time.sleep(interval)
-        stderr = process.stderr.read()
+        reader.join(timeout=10)
         if process.returncode != 0:
-            raise SystemExit(f"cam failed ({process.returncode}): {stderr.strip()[-500:]}")
+            raise SystemExit(f"cam failed ({process.returncode}): {''.join(lines)[-500:]}")
         summary = json.loads(summary_path.read_text())
     return {"frames": frames, "size": f"{size[0]}x{size[1]}", "vcam": vcam,
             "seconds": round(time.monotonic() - started, 1), "summary": summary,
             "samples": samples, **growth(samples, warmup)}
+
+
+def _follow(process: subprocess.Popen, lines: list[str], running: threading.Event) -> None:
+    """Collect the cam's stderr; ``running`` is set while its loop runs (start to summary)."""
+    for line in process.stderr:
+        lines.append(line)
+        if "Ctrl-C to stop" in line:
+            running.set()
+        elif line.startswith("livebokeh: summary"):
+            running.clear()
 
 
 def growth(samples: list[dict], warmup: float) -> dict:
