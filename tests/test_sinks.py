@@ -65,8 +65,9 @@ def test_vcam_sends_rgb_frames_and_holds_at_fps(recording_backend):
     sink.close()
     assert backend.closed and len(backend.frames) == 6
     assert all(np.array_equal(f, frame) for f in backend.frames)
-    gaps = np.diff(backend.times)
-    assert np.median(gaps) > 0.8 / 20  # holds are paced at the camera's fps, not a busy loop
+    # holds are paced at the camera's fps, not a busy loop: 5 of them take 5 frame times (on a
+    # busy machine one may come late and the next ones catch up, so the total is what counts)
+    assert backend.times[-1] - backend.times[0] > 0.8 * 5 / 20
 
 
 def test_vcam_rejects_wrong_frame_size(recording_backend):

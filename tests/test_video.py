@@ -298,7 +298,7 @@ def test_ctrl_c_leaves_no_partial_file_and_keeps_the_old_output(tmp_path):
     time.sleep(0.3)  # into the frame loop
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
+    assert process.returncode in (130, -signal.SIGINT), stderr  # -2: a shell shows 130 too
     assert b"Traceback" not in stderr
     assert not list(tmp_path.glob(".out.*")) and not list(tmp_path.glob(".matte.*"))
     assert not (tmp_path / "matte.mkv").exists()
