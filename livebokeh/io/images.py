@@ -25,8 +25,13 @@ WRITE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"
                  ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
 ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
 ICC_FORMATS = {"JPEG", "PNG", "WEBP", "TIFF"}
+MAX_MEGAPIXELS = 2 * Image.MAX_IMAGE_PIXELS // 10**6  # Pillow refuses larger images (179)
 # What Pillow's decoders raise on damaged or foreign files.
 DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError)
+
+
+class ImageTooLarge(LivebokehError):
+    """More pixels than Pillow decodes (``MAX_MEGAPIXELS``: a decompression-bomb guard)."""
 
 
 def _open_checked(path: Path) -> Image.Image:
@@ -42,9 +47,8 @@ def _open_checked(path: Path) -> Image.Image:
 
 def _check_suffix(name: Path) -> None:
     if name.suffix.lower() not in READ_EXTENSIONS:
-        raise LivebokehError(
-            f"unsupported image type '{name.suffix}' (use {', '.join(sorted(READ_EXTENSIONS))})"
-        )
+        raise LivebokehError(f"unsupported image type '{name.suffix}': {name.name} "
+                             f"(use {', '.join(sorted(READ_EXTENSIONS))})")
 
 
 def _decode(source: Path | BinaryIO, name: Path) -> Image.Image:
@@ -57,8 +61,8 @@ def _decode(source: Path | BinaryIO, name: Path) -> Image.Image:
                 image.load()
                 ImageOps.exif_transpose(image, in_place=True)
     except Image.DecompressionBombError:
-        raise LivebokehError(f"image too large (over {2 * Image.MAX_IMAGE_PIXELS // 10**6} "
-                             f"megapixels): {name}") from None
+        raise ImageTooLarge(f"image too large (over {MAX_MEGAPIXELS} megapixels): "
+                            f"{name}") from None
     except DECODE_ERRORS as exc:
         raise LivebokehError(f"cannot read image {name}: {_one_line(exc)}") from None
     return image
@@ -79,8 +83,8 @@ def peek_size(source: Path | bytes, name: str | Path | None = None) -> tuple[int
             with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
                 return image.size
     except Image.DecompressionBombError:
-        raise LivebokehError(f"image too large (over {2 * Image.MAX_IMAGE_PIXELS // 10**6} "
-                             f"megapixels): {name}") from None
+        raise ImageTooLarge(f"image too large (over {MAX_MEGAPIXELS} megapixels): "
+                            f"{name}") from None
     except DECODE_ERRORS as exc:
         raise LivebokehError(f"cannot read image {name}: {_one_line(exc)}") from None
 
@@ -183,6 +187,15 @@ def write_matte(path: str | Path, matte: np.ndarray) -> None:
     if path.suffix.lower() != ".png":
         raise LivebokehError(f"--save-matte writes PNG; use a .png name, not {path.name}")
     grey = cv2.convertScaleAbs(matte, alpha=255.0)
+    with atomic_output(path) as tmp:
+        Image.fromarray(grey, "L").save(tmp, format="PNG")
+
+
+def write_grey(path: str | Path, grey: np.ndarray) -> None:
+    """Write a uint8 HxW image (a ``--mask`` refine mask) as 8-bit greyscale PNG, atomically."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise LivebokehError(f"masks are written as PNG; use a .png name, not {path.name}")
     with atomic_output(path) as tmp:
         Image.fromarray(grey, "L").save(tmp, format="PNG")
 
