@@ -20,11 +20,11 @@ import pytest
 from PIL import Image
 
 from conftest import PEOPLE, need
-from test_browser import CHROMIUM, Page, launch_chromium
-from test_editor import depth_model, sharpness
 from livebokeh.app.editing import Editor
 from livebokeh.app.editor import EditorServer
 from livebokeh.io.images import read_image
+from test_browser import CHROMIUM, Page, launch_chromium
+from test_editor import depth_model, sharpness
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None,
                                 reason="no Chromium installed (apt-get install chromium)")

@@ -20,9 +20,9 @@ import numpy as np
 import requests
 
 from conftest import PEOPLE, need
-from test_editor import JSON, depth_model
 from livebokeh.app.editing import Editor
 from livebokeh.app.editor import EditorServer
+from test_editor import JSON, depth_model
 
 PREVIEW = 1280  # pixels, long side
 TARGET_MS = 150.0

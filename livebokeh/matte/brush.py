@@ -28,6 +28,11 @@ MAX_POINTS = 20000  # per stroke: a long drag at 60 events/s is a few hundred
 SHIFT = 4  # cv2 sub-pixel bits: points are drawn to 1/16 pixel
 FEATHER_SIGMAS = 3.0  # a soft edge reaches this many Gaussian sigmas past the radius
 MAX_SOFT_SIGMA = 4.0  # pixels: wider feathers are blurred on a halved layer (see _coverage)
+# cv2's anti-aliased shapes come out larger than asked. Measured as integrated coverage over
+# sub-pixel positions, 4..100 px: a filled circle by 0.59 px of radius, a thick line of even
+# thickness by 0.77 px of half-width (odd thicknesses by 1.27: only even ones are drawn).
+# The shapes are drawn that much smaller, to within half a pixel.
+DOT_BLEED, LINE_BLEED = 0.6, 0.77
 
 
 @dataclass(frozen=True)
@@ -94,12 +99,14 @@ def _coverage(stroke: Stroke, centres: np.ndarray, size: tuple[int, int],
     # pixel centre X at full size sits at (X + 0.5) / factor - 0.5 on the reduced layer
     reduced = (centres + 0.5) / factor - 0.5
     points = np.round(reduced * (1 << SHIFT)).astype(np.int32)
+    radius /= factor
     if len(points) == 1:
-        cv2.circle(layer, tuple(int(v) for v in points[0]), round(radius / factor * (1 << SHIFT)),
-                   255, -1, cv2.LINE_AA, SHIFT)
+        cv2.circle(layer, tuple(int(v) for v in points[0]),
+                   round(max(0.5, radius - DOT_BLEED) * (1 << SHIFT)), 255, -1, cv2.LINE_AA,
+                   SHIFT)
     else:  # thick polylines have round caps and joins: the swept disc of the brush
         cv2.polylines(layer, [points.reshape(-1, 1, 2)], False, 255,
-                      max(1, round(2 * radius / factor)), cv2.LINE_AA, SHIFT)
+                      max(2, 2 * round(radius - LINE_BLEED)), cv2.LINE_AA, SHIFT)
     coverage = layer.astype(np.float32) * np.float32(1.0 / 255.0)
     if sigma / factor >= 0.3:
         coverage = cv2.GaussianBlur(coverage, (0, 0), sigma / factor)
