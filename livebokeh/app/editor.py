@@ -231,6 +231,7 @@ def run_editor(photos, serve: str = "127.0.0.1:0", token: str | None = None,
     host, port = parse_address(serve)
     with Editor(out_dir, backend=backend, depth_model=depth_model) as editor:
         server = EditorServer(editor, host, port, token)
+        server.loading = [str(path) for path in photos]  # listed from the first request on
         with server:
             url = server.url + (f"?token={token}" if token else "")
             log(f"livebokeh editor: {url}  (exports go to {editor.out_dir.resolve()}; "
