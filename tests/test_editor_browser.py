@@ -1,8 +1,10 @@
 """The photo editor in a real headless Chromium, driven over CDP as a user would.
 
-The page opens a real photo through its file picker, the strength slider is moved with the
-mouse, an erase stroke is painted across the person's jacket with real mouse events, and
-the Export button writes a WebP. The exported file is checked: format, size, the strength
+The page is handed a file that is not a photo (its message must show), then opens a real
+photo through its file picker; the strength slider is moved with the mouse, an erase stroke
+is painted across the person's jacket with real mouse events (undone with Ctrl+Z, redone
+with the button), the Export button writes a WebP, and a second photo is dropped onto the
+page. The exported file is checked: format, size, the strength
 the slider set, and the stroke's area blurred while the face stays sharp. The CDP client
 is the control page test's (test_browser: aiohttp's websocket, no driver, no npm).
 """
@@ -58,9 +60,19 @@ async def drive(page: Page, url: str, photo: Path, editor: Editor, out: Path) ->
     await page.call("Page.navigate", url=url)
     await page.wait_for("document.body.dataset.ready === '1'")
 
+    # A file that is not a photo: a clear line on the page, nothing opened.
+    notes = photo.with_name("notes.jpg")
+    notes.write_text("not a photo")
+    await pick_file(page, notes)
+    message = await page.wait_for("document.getElementById('error').textContent")
+    assert message == "cannot read image notes.jpg: not an image Pillow can decode " \
+                      "(or the file is damaged)"
+    assert not editor.photos
+
     await pick_file(page, photo)
     await page.wait_for("document.getElementById('after').dataset.version >= '1'", 60)
     assert await page.evaluate("document.querySelectorAll('#strip img').length") == 1
+    assert await page.evaluate("document.getElementById('error').textContent") == ""
     (edit,) = editor.photos.values()
 
     # Strength: click the slider where 25 % sits (the thumb is 16 px wide).
@@ -84,6 +96,15 @@ async def drive(page: Page, url: str, photo: Path, editor: Editor, out: Path) ->
     assert stroke.mode == "erase" and len(stroke.points) == len(STROKE)
     assert np.allclose(stroke.points, STROKE, atol=0.01)
     assert await page.evaluate("document.getElementById('undo').disabled") is False
+    await page.call("Input.dispatchKeyEvent", type="keyDown", key="z", code="KeyZ",
+                    modifiers=2, windowsVirtualKeyCode=90)  # Ctrl+Z
+    await page.call("Input.dispatchKeyEvent", type="keyUp", key="z", code="KeyZ", modifiers=2,
+                    windowsVirtualKeyCode=90)
+    await page.evaluate("editorIdle()")
+    assert not edit.strokes and edit.undone == [stroke]
+    await click_label(page, "#redo")
+    await page.evaluate("editorIdle()")
+    assert edit.strokes == [stroke]
 
     # Before/after: the split slider uncovers the original from the left.
     split = await page.box("#split")
@@ -107,6 +128,17 @@ async def drive(page: Page, url: str, photo: Path, editor: Editor, out: Path) ->
 
     shot = await page.screenshot(await page.box("#frame"))
     assert shot.std() > 20  # the picture is on screen
+
+    # A second photo dropped onto the page joins the strip.
+    second = photo.with_name("second.jpg")
+    shutil.copy(need(PEOPLE / "images" / "94.jpg"), second)
+    stage = await page.box("#stage")
+    x, y = stage["x"] + stage["w"] / 2, stage["y"] + stage["h"] / 2
+    data = {"items": [], "files": [str(second)], "dragOperationsMask": 1}
+    for kind in ("dragEnter", "dragOver", "drop"):
+        await page.call("Input.dispatchDragEvent", type=kind, x=x, y=y, data=data)
+    await page.wait_for("document.querySelectorAll('#strip img').length === 2", 60)
+    assert [p.name for p in editor.photos.values()] == ["reading.jpg", "second.jpg"]
 
 
 def test_editor_in_chromium(tmp_path):
