@@ -469,3 +469,19 @@ def test_edit_command_refuses_other_addresses_without_a_token(tmp_path):
     result = run_cli("edit", "--serve", "0.0.0.0:0", "--no-browser", "--out", tmp_path)
     assert result.exit_code == 1
     assert result.output.strip().startswith("livebokeh: error: serving on 0.0.0.0")
+
+
+def test_background_image_round_trip_from_another_folder(served, photo, tmp_path, monkeypatch):
+    client, _, out = served
+    backdrop = tmp_path / "backdrop.jpg"
+    shutil.copy(need(PEOPLE / "images" / "94.jpg"), backdrop)
+    monkeypatch.chdir(tmp_path)
+    info = client.open(photo)
+    reply = client.post(f"api/photos/{info['id']}/settings", {"background": "backdrop.jpg"})
+    assert reply.json()["settings"]["background"] == str(backdrop)  # made absolute
+    assert client.post(f"api/photos/{info['id']}/export", {"name": "swapped.png"}).ok
+    sidecar = out / "swapped.livebokeh.json"
+    assert json.loads(sidecar.read_text())["background"] == str(backdrop)
+    monkeypatch.chdir(out)
+    assert run_cli("photo", photo, "-o", tmp_path / "cli.png", "--config", sidecar).exit_code == 0
+    assert np.array_equal(read_image(out / "swapped.png")[0], read_image(tmp_path / "cli.png")[0])

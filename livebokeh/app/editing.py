@@ -45,7 +45,7 @@ from livebokeh.matte.brush import Stroke, blank_mask, paint, refine_mask, to_ref
 from livebokeh.matte.refine import apply_refine_mask
 from livebokeh.perception.depth import open_depth_estimator
 from livebokeh.pipeline import BokehProcessor
-from livebokeh.settings import TRANSPARENT, BokehSettings
+from livebokeh.settings import TRANSPARENT, BokehSettings, parse_background
 
 # What the page may change, with the type each value is coerced to.
 EDIT_FIELDS = {"style": str, "strength": float, "blades": int, "blade_rotation": float,
@@ -120,6 +120,13 @@ def coerce(field: str, value):
         return kind(float(value)) if kind is int else kind(value)
     except (TypeError, ValueError) as exc:
         raise LivebokehError(f"bad value for {field}: {value!r} ({exc})") from None
+
+
+def absolute_background(value: str) -> str:
+    """A background image path made absolute (the sidecar must not depend on the server's
+    working folder); other values (blur, transparent, colours) as they are."""
+    spec = parse_background(value)
+    return str(spec.path.resolve()) if spec.path is not None else value
 
 
 def settings_json(settings: BokehSettings) -> dict:
@@ -222,6 +229,8 @@ class PhotoEdit:
         if unknown:
             raise LivebokehError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         values = {field: coerce(field, value) for field, value in changes.items()}
+        if "background" in values:
+            values["background"] = absolute_background(values["background"])
         with self.lock:
             try:
                 self.settings = dataclasses.replace(self.settings, **values)
@@ -360,7 +369,7 @@ class Editor:
         """Open a photo file (one-line LivebokehError for anything that is not a photo)."""
         path = Path(str(path)).expanduser()
         for photo in list(self.photos.values()):
-            if photo.source is not None and path.exists() and photo.source.samefile(path):
+            if photo.source is not None and photo.source == path.resolve():
                 return photo
         check_input_file(path, "an image")
         self._check_size(path, str(path))
