@@ -3,10 +3,11 @@
 The page is handed a file that is not a photo (its message must show), then opens a real
 photo through its file picker; the strength slider is moved with the mouse, an erase stroke
 is painted across the person's jacket with real mouse events (undone with Ctrl+Z, redone
-with the button), the Export button writes a WebP, and a second photo is dropped onto the
-page. The exported file is checked: format, size, the strength
-the slider set, and the stroke's area blurred while the face stays sharp. The CDP client
-is the control page test's (test_browser: aiohttp's websocket, no driver, no npm).
+with the button), and the Export button writes a WebP. Then a second photo is dropped onto
+the page, and a click with the Focus tool sets the lens's focus point. The exported file is
+checked: format, size, the strength the slider set, and the stroke's area blurred while the
+face stays sharp. The CDP client is the control page test's (test_browser: aiohttp's
+websocket, no driver, no npm).
 """
 
 from __future__ import annotations
@@ -139,6 +140,19 @@ async def drive(page: Page, url: str, photo: Path, editor: Editor, out: Path) ->
         await page.call("Input.dispatchDragEvent", type=kind, x=x, y=y, data=data)
     await page.wait_for("document.querySelectorAll('#strip img').length === 2", 60)
     assert [p.name for p in editor.photos.values()] == ["reading.jpg", "second.jpg"]
+
+    # Lens style, then a click on the picture with the Focus tool sets the focus point there.
+    await page.evaluate("(() => { const s = document.getElementById('style');"
+                        " s.value = 'lens'; s.dispatchEvent(new Event('change')); })()")
+    await click_label(page, "input[name=tool][value=focus]")
+    frame = await page.box("#frame")
+    point = (frame["x"] + 0.47 * frame["w"], frame["y"] + 0.25 * frame["h"])
+    for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+        await mouse(page, kind, *point)
+    await page.evaluate("editorIdle()")
+    x, y = (float(v) for v in edit.settings.focus.split(","))
+    assert edit.settings.style == "lens" and abs(x - 0.47) < 0.01 and abs(y - 0.25) < 0.01
+    assert await page.evaluate("document.getElementById('focus-mark').hidden") is False
 
 
 def test_editor_in_chromium(tmp_path):

@@ -501,6 +501,16 @@ class Editor:
             raise LivebokehError(f"export name leaves the export folder: {name}")
         return target
 
+    def _check_outputs(self, outputs: list[Path], overwrite: bool) -> None:
+        """No link among ``outputs``, none an input, and none existing unless ``overwrite``."""
+        links = [path.name for path in outputs if path.is_symlink()]
+        if links:
+            raise LivebokehError(f"will not write through a link: {', '.join(links)}")
+        existing = [path.name for path in outputs if path.exists()]
+        if existing and not overwrite:
+            raise Exists(f"already exists in {self.out_dir}: {', '.join(existing)}")
+        check_outputs(outputs, [photo.source for photo in list(self.photos.values())])
+
     def export(self, photo_id: str, name: str, quality: int = DEFAULT_QUALITY,
                overwrite: bool = False) -> dict:
         """Render ``photo_id`` at full size into the export folder as ``name``, with its
@@ -518,14 +528,7 @@ class Editor:
             raise LivebokehError("a transparent background needs a .png or .webp export")
         mask_path = target.with_name(target.stem + MASK_SUFFIX) if mask is not None else None
         sidecar = sidecar_path(target)
-        outputs = [path for path in (target, mask_path, sidecar) if path is not None]
-        links = [path.name for path in outputs if path.is_symlink()]
-        if links:
-            raise LivebokehError(f"will not write through a link: {', '.join(links)}")
-        existing = [path.name for path in outputs if path.exists()]
-        if existing and not overwrite:
-            raise Exists(f"already exists in {self.out_dir}: {', '.join(existing)}")
-        check_outputs(outputs, [p.source for p in self.photos.values()])
+        self._check_outputs([path for path in (target, mask_path, sidecar) if path], overwrite)
         full = dataclasses.replace(settings, matte=photo.matte, refine_mask=mask,
                                    depth_map=photo.depth)
         with BokehProcessor(full, video=False) as processor:  # fresh: grain as the CLI's

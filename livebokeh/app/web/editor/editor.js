@@ -68,8 +68,9 @@ function refresh() {
 }
 
 function pump() {
-  if (!pumping) {
+  if (!pumping && (queue.length || needPreview)) {
     pumping = (async () => {
+      await null; // run on after the assignment, so that the finally below clears it
       try {
         while (queue.length || needPreview) {
           if (queue.length) {
@@ -93,7 +94,7 @@ function pump() {
       }
     })();
   }
-  return pumping;
+  return pumping || Promise.resolve();
 }
 
 function findCurrent(state) {
@@ -191,7 +192,7 @@ async function loadState() {
   if (state.errors.length) showError(state.errors.join(" · "));
   if (state.loading.length) {
     status(`Opening ${state.loading.join(", ")}…`);
-    setTimeout(loadState, 700);
+    setTimeout(() => loadState().catch(showError), 700);
   } else {
     status("");
   }
