@@ -26,7 +26,7 @@ from PIL import Image, ImageCms
 
 from conftest import DEPTH_MODEL, PEOPLE, need
 from livebokeh.app.cli import main
-from livebokeh.app.editing import BYTES_PER_PIXEL, Editor
+from livebokeh.app.editing import BYTES_PER_PIXEL, Editor, preview_side
 from livebokeh.app.editor import EditorServer
 from livebokeh.errors import LivebokehError
 from livebokeh.io.images import MAX_MEGAPIXELS, read_image
@@ -485,3 +485,10 @@ def test_background_image_round_trip_from_another_folder(served, photo, tmp_path
     monkeypatch.chdir(out)
     assert run_cli("photo", photo, "-o", tmp_path / "cli.png", "--config", sidecar).exit_code == 0
     assert np.array_equal(read_image(out / "swapped.png")[0], read_image(tmp_path / "cli.png")[0])
+
+
+def test_preview_sizes_are_steps_within_the_cap():
+    assert [preview_side(v) for v in (1, 600, 1280, 1281, 9000)] == [512, 768, 1280, 1536, 1536]
+    for bad in ("nan", "big", None, float("inf")):
+        with pytest.raises(LivebokehError, match="preview size"):
+            preview_side(bad)
