@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from livebokeh.matte.refine import PHOTO, VIDEO, MatteRefiner, apply_refine_mask
+from livebokeh.matte.refine import PHOTO, VIDEO, MatteRefiner, apply_refine_mask, blur_erased
 from livebokeh.matte.temporal import MatteSmoother
 from livebokeh.perception.subject import PersonMask, SubjectFinder
 from livebokeh.render.backend import make_renderer, select_backend
@@ -224,6 +224,8 @@ class BokehProcessor:
         t0 = time.perf_counter()
         max_radius = blur_radius(self.settings.strength, rgb.shape[1], rgb.shape[0])
         coc = self.dof.coc(rgb, matte, max_radius)
+        if self.settings.refine_mask is not None:  # erase strokes blur whatever the depth
+            blur_erased(coc, self.settings.refine_mask, max_radius)
         self._lap("depth", t0)
         return coc
 

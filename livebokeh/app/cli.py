@@ -310,6 +310,30 @@ def cam(camera, loop, size, fps, vcam_device, vcam_backend, no_vcam, preview, st
 
 
 @main.command()
+@click.argument("photos", metavar="[PHOTO]...", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--serve", default="127.0.0.1:0", show_default=True, metavar="HOST:PORT",
+              help="Where to serve the editor (port 0: a free one). Non-loopback needs --token.")
+@click.option("--token", envvar="LIVEBOKEH_TOKEN",
+              help="Every request must carry it (?token=, Bearer header).")
+@click.option("--out", "out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=".", show_default=True,
+              help="Folder exports go to (with their refine mask and settings sidecar).")
+@click.option("--no-browser", is_flag=True, help="Do not open the page in a browser.")
+@click.option("--depth-model", type=existing_file,
+              help="lens: ONNX depth model [default: TCMonoDepth from the model cache].")
+@click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True, help="Render on the GPU (CuPy) or the CPU.")
+@_friendly
+def edit(photos, serve, token, out_dir, no_browser, depth_model, backend) -> None:
+    """Edit photos in the browser: style, strength, brushes, focus, export. Ctrl-C stops."""
+    from livebokeh.app.editor import run_editor
+
+    run_editor(photos, serve=serve, token=token, out_dir=out_dir, browser=not no_browser,
+               backend=backend, depth_model=str(depth_model) if depth_model else None,
+               log=lambda line: click.echo(line, err=True))
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def doctor(as_json) -> None:
     """Check cameras, virtual camera, GPU and models, and say how to fix what is missing."""

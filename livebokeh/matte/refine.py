@@ -216,7 +216,24 @@ def apply_refine_mask(matte: np.ndarray, refine: np.ndarray) -> np.ndarray:
     """
     r = refine.astype(np.float32)
     keep = np.clip((r - 170.0) / 60.0, 0.0, 1.0)
-    erase = np.clip((86.0 - r) / 60.0, 0.0, 1.0)
+    erase = erase_weight(refine)
     matte *= 1.0 - keep - erase
     matte += keep
     return matte
+
+
+def erase_weight(refine: np.ndarray) -> np.ndarray:
+    """How much the brush mask erases each pixel (float32 0..1): 1 at 26 and below, 0 from 86."""
+    return np.clip((np.float32(86.0) - refine.astype(np.float32)) / np.float32(60.0), 0.0, 1.0)
+
+
+def blur_erased(coc: np.ndarray, refine: np.ndarray, radius: float) -> np.ndarray:
+    """Lens style: push the CoC (pixels, > 0 far) of erased pixels to ``radius``, in place.
+
+    The lens blurs by depth, so without this an erase stroke over anything at the focal
+    distance (a wall right behind the person, a bystander beside them) left it sharp: black
+    in the brush mask must blur in every style. Where the weight is partial the CoC is mixed.
+    """
+    weight = erase_weight(refine)
+    coc += (np.float32(radius) - coc) * weight
+    return coc
