@@ -27,7 +27,7 @@ from livebokeh.render.dof import DepthOfField
 from livebokeh.render.grain import add_grain
 from livebokeh.render.halo_free import blur_radius
 from livebokeh.render.renderer import GrainState
-from livebokeh.settings import BLUR, TRANSPARENT, BokehSettings
+from livebokeh.settings import BLUR, TRANSPARENT, BokehSettings, parse_focus
 
 log = logging.getLogger("livebokeh")
 
@@ -89,7 +89,8 @@ class BokehProcessor:
     def __init__(self, settings: BokehSettings | None = None, video: bool = True):
         self.settings = settings or BokehSettings()
         self.video = video
-        self.finder = SubjectFinder(self.settings.people, self.settings.segmenter_model, video)
+        s = self.settings
+        self.finder = SubjectFinder(s.people, s.segmenter_model, video, s.subject)
         self.refiner = MatteRefiner(VIDEO if video else PHOTO)
         self.smoother = MatteSmoother() if video and self.settings.temporal else None
         self._matte: np.ndarray | None = None
@@ -119,10 +120,10 @@ class BokehProcessor:
         """Use ``settings`` from the next frame on (live control); the stream state is kept.
 
         Switching to the lens style opens the depth of field (model load, once); a new focus
-        point is taken over without reloading; switching away closes it.
+        point is taken over without reloading; switching away closes it. A new ``people``
+        mode or ``subject`` point takes effect on the next frame (the person at the point
+        becomes the main subject).
         """
-        from livebokeh.settings import parse_focus
-
         face_changed = (settings.focus == "face") != (self.settings.focus == "face")
         dof = self.dof
         if dof is not None and (settings.style != "lens" or face_changed):
@@ -133,6 +134,7 @@ class BokehProcessor:
             dof.settings, dof.focus = settings, parse_focus(settings.focus)
         if self.dof is not None and dof is not self.dof:
             self.dof.close()
+        self.finder.choose(settings.people, settings.subject)
         self.settings, self.dof = settings, dof
 
     def _buffers(self, height: int, width: int) -> None:
@@ -153,10 +155,6 @@ class BokehProcessor:
             self.finder.reset()  # every photo on its own
         person = self.finder.find(rgb, timestamp_ms)
         return Perception(person, {"segmentation": (time.perf_counter() - t0) * 1e3})
-
-    def pick_subject(self, x: float, y: float) -> None:
-        """``people="main"``: keep the person at (x, y) (fractions of width and height)."""
-        self.finder.pick(x, y)
 
     def matte_from(self, rgb: np.ndarray, perception: Perception) -> np.ndarray:
         """The matte stage: frame-size matte (float32 0..1) from a frame's perception."""

@@ -35,7 +35,8 @@ class BokehSettings:
     ``matte``: optional HxW uint8/float matte (255 or 1.0 = subject) replacing segmentation.
     ``temporal``: smooth the matte over time (video and camera; ignored for single images).
     ``people``: "all" keeps everyone sharp; "main" keeps one person (the largest and most
-    central when first seen, then tracked) and blurs bystanders.
+    central when first seen, then tracked) and blurs bystanders; ``subject`` (x, y in 0..1)
+    names that person by a point on them instead.
     ``angle`` (degrees, 0 = horizontal, counter-clockwise) and ``length`` (pixels; None:
     from strength) shape the motion style; ``center`` (x, y in 0..1) and ``amount`` (0..100;
     None: strength) the radial style. ``grain``: "auto", "off" or 0..100.
@@ -50,6 +51,7 @@ class BokehSettings:
     strength: float = 30.0
     segmenter_model: str = "auto"
     people: str = "all"
+    subject: tuple[float, float] | None = None
     temporal: bool = True
     refine_mask: np.ndarray | None = field(default=None, repr=False)
     matte: np.ndarray | None = field(default=None, repr=False)
@@ -84,6 +86,9 @@ class BokehSettings:
             )
         if self.people not in PEOPLE:
             raise LivebokehError(f"unknown people mode '{self.people}' (choose all or main)")
+        if self.subject is not None and (len(self.subject) != 2 or
+                                         not all(0 <= float(c) <= 1 for c in self.subject)):
+            raise LivebokehError(f"subject must be X,Y with both in 0..1, got {self.subject}")
         if self.blades != 0 and not 5 <= self.blades <= 9:
             raise LivebokehError(f"blades must be 0 (round) or 5..9, got {self.blades}")
         if len(self.center) != 2 or not all(0 <= float(c) <= 1 for c in self.center):

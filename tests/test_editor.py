@@ -24,7 +24,7 @@ import requests
 from click.testing import CliRunner
 from PIL import Image, ImageCms
 
-from conftest import DEPTH_MODEL, PEOPLE, need
+from conftest import DEPTH_MODEL, LEFT_PERSON, PEOPLE, RIGHT_PERSON, need, two_people_photo
 from livebokeh.app.cli import main
 from livebokeh.app.editing import BYTES_PER_PIXEL, Editor, preview_side
 from livebokeh.app.editor import EditorServer
@@ -134,7 +134,7 @@ def test_state_lists_photos_limit_and_folder(served, photo):
     state = client.get("api/state").json()
     assert [p["name"] for p in state["photos"]] == ["reading.jpg"]
     assert state["out_dir"] == str(out) and "megapixels" in state["limit"]
-    assert state["people"] is False  # people=main is not in BokehSettings yet
+    assert state["people"] is True  # a click can keep one person sharp
 
 
 def test_upload_opens_a_photo_from_its_bytes(served):
@@ -420,14 +420,40 @@ def test_apply_to_all_copies_settings_but_not_focus_points_or_strokes(served, ph
     assert "no open photo" in error_of(client.post("api/apply-all", {"from": "p42"}), 404)
 
 
-def test_person_click_says_what_is_missing(served, photo):
-    client, _, _ = served
-    info = client.open(photo)
-    message = error_of(client.post(f"api/photos/{info['id']}/person", {"x": 0.5, "y": 0.4}),
-                       501)
-    assert "people=main" in message
-    assert "x and y" in error_of(client.post(f"api/photos/{info['id']}/person", {"x": "a"}),
-                                 400)
+@pytest.fixture
+def two_people(tmp_path) -> Path:
+    return two_people_photo(tmp_path / "two.png")
+
+
+def test_person_click_keeps_only_that_person_and_the_cli_agrees(served, two_people, tmp_path):
+    client, _, out = served
+    info = client.open(two_people)
+    photo_id = info["id"]
+    assert "x and y" in error_of(client.post(f"api/photos/{photo_id}/person", {"x": "a"}), 400)
+    assert "inside" in error_of(client.post(f"api/photos/{photo_id}/person", {"x": 2, "y": 0}),
+                                400)
+    original = read_image(two_people)[0]
+    left, right = LEFT_PERSON, RIGHT_PERSON
+    assert client.post(f"api/photos/{photo_id}/settings", {"strength": 60}).ok
+    both = client.preview(photo_id, 960)
+    assert sharpness(both, right) > 0.8 * sharpness(original, right)  # everyone is sharp
+    reply = client.post(f"api/photos/{photo_id}/person", {"x": 0.2, "y": 0.6})
+    assert reply.status_code == 200 and reply.json()["settings"]["people"] == "main"
+    picked = client.preview(photo_id, 960)
+    assert sharpness(picked, left) > 0.8 * sharpness(original, left)  # the one clicked
+    assert sharpness(picked, right) < 0.5 * sharpness(original, right)  # the other: blurred
+    reply = client.post(f"api/photos/{photo_id}/export", {"name": "one.png"})
+    assert reply.status_code == 200, reply.text
+    sidecar = json.loads((out / "one.livebokeh.json").read_text())
+    assert sidecar["people"] == "main" and sidecar["subject"] == "0.2,0.6"
+    again = tmp_path / "cli.png"
+    run = run_cli("photo", two_people, "-o", again, "--config", out / "one.livebokeh.json")
+    assert run.exit_code == 0, run.output
+    assert np.array_equal(read_image(out / "one.png")[0], read_image(again)[0])
+    reply = client.post(f"api/photos/{photo_id}/person", {"people": "all"})
+    assert reply.json()["settings"]["people"] == "all"
+    again = client.preview(photo_id, 960)
+    assert sharpness(again, right) > 0.8 * sharpness(original, right)
 
 
 def test_close_photo(served, photo):

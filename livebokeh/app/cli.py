@@ -48,6 +48,13 @@ def blur_options(command):
         click.option("--segmenter", "segmenter_model", type=click.Choice(SEGMENTER_MODELS),
                      default="auto", show_default=True,
                      help="Selfie model: by aspect ratio, general 256x256 or landscape 144x256."),
+        click.option("--people", type=click.Choice(["all", "main"]), default="all",
+                     show_default=True,
+                     help="Keep everyone sharp, or one person (largest and most central, "
+                          "then tracked) and blur bystanders."),
+        click.option("--subject", callback=_parse_optional_point, default=None, metavar="X,Y",
+                     help="--people main: the person at this point (fractions of width and "
+                          "height) [default: the largest and most central]."),
         click.option("--mask", "mask_path", type=existing_file,
                      help="Refine mask image: white keeps sharp, black blurs, grey automatic."),
         click.option("--matte", "matte_path", type=existing_file,
@@ -97,6 +104,10 @@ def blur_options(command):
     return config_option(command)  # --config FILE: these and the command's options from TOML
 
 
+def _parse_optional_point(ctx, param, value):
+    return None if value is None else _parse_point(ctx, param, value)
+
+
 def _parse_point(ctx, param, value):
     try:
         x, y = (float(v) for v in str(value).split(","))
@@ -107,9 +118,9 @@ def _parse_point(ctx, param, value):
     return x, y
 
 
-SETTINGS_KEYS = ("style", "strength", "segmenter_model", "grain", "angle", "length", "center",
-                 "amount", "blades", "blade_rotation", "focus", "near_blur", "depth_model",
-                 "depth_every", "background", "backend")
+SETTINGS_KEYS = ("style", "strength", "segmenter_model", "people", "subject", "grain", "angle",
+                 "length", "center", "amount", "blades", "blade_rotation", "focus", "near_blur",
+                 "depth_model", "depth_every", "background", "backend")
 
 
 def settings_from(**options) -> BokehSettings:

@@ -55,7 +55,8 @@ EDIT_FIELDS = {"style": str, "strength": float, "blades": int, "blade_rotation":
 SIDECAR_OPTIONS = {"style": "style", "strength": "strength", "grain": "grain",
                    "background": "background", "blades": "blades",
                    "blade_rotation": "blade-rotation", "focus": "focus",
-                   "near_blur": "near-blur", "angle": "angle", "center": "center"}
+                   "near_blur": "near-blur", "angle": "angle", "center": "center",
+                   "people": "people"}
 EXPORT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MASK_SUFFIX = ".refine.png"  # portrait-bokeh.jpg → portrait-bokeh.refine.png beside it
 MAX_NAME = 200  # characters of an export file name
@@ -136,6 +137,8 @@ def settings_json(settings: BokehSettings) -> dict:
     """The editable settings as JSON-ready data (what the page shows)."""
     values = {field: getattr(settings, field) for field in EDIT_FIELDS}
     values["center"] = list(settings.center)
+    values["people"] = settings.people
+    values["subject"] = list(settings.subject) if settings.subject else None
     return values
 
 
@@ -144,6 +147,8 @@ def sidecar_values(settings: BokehSettings, quality: int, mask_name: str | None,
     """The sidecar: ``livebokeh photo`` option names → values (``--config`` JSON)."""
     values = {option: getattr(settings, field) for field, option in SIDECAR_OPTIONS.items()}
     values["center"] = f"{settings.center[0]:g},{settings.center[1]:g}"
+    if settings.subject is not None:
+        values["subject"] = f"{settings.subject[0]:g},{settings.subject[1]:g}"
     values["quality"] = quality
     if mask_name is not None:
         values["mask"] = mask_name  # relative: read beside the sidecar
@@ -225,6 +230,10 @@ class PhotoEdit:
                 "height": self.size[1], "source": str(self.source) if self.source else None,
                 "settings": settings_json(self.settings), "strokes": len(self.strokes),
                 "undone": len(self.undone), "export_name": self.default_export_name()}
+
+    def forget_preview(self) -> None:
+        """Drop the preview cache (the matte changed): the next preview is made again."""
+        self._preview = None
 
     def update(self, changes: dict) -> None:
         """Apply setting ``changes`` (field → JSON value); nothing changes if one is bad."""
@@ -398,12 +407,16 @@ class Editor:
             self.photos[photo.id] = photo
         return photo
 
-    def _auto_matte(self, rgb: np.ndarray) -> np.ndarray:
-        """The automatic matte (float32 0..1, photo size), as ``livebokeh photo`` makes it."""
+    def _auto_matte(self, rgb: np.ndarray, settings: BokehSettings | None = None) -> np.ndarray:
+        """The automatic matte (float32 0..1, photo size), as ``livebokeh photo`` makes it
+        with ``settings``' people mode and subject (default: the editor's defaults)."""
+        settings = settings or self.defaults
         with self._perceive_lock:
             if self._perceiver is None:
                 self._perceiver = BokehProcessor(self.defaults, video=False)
             perceiver = self._perceiver
+            perceiver.update_settings(dataclasses.replace(
+                perceiver.settings, people=settings.people, subject=settings.subject))
             return perceiver.matte_from(rgb, perceiver.perceive(rgb)).copy()
 
     def _depth(self, rgb: np.ndarray) -> np.ndarray | None:
@@ -429,15 +442,25 @@ class Editor:
             self.photo(photo_id)
             del self.photos[photo_id]
 
-    # -- people=main (needs BokehSettings.people from the matte work, issue #11) ---------------
+    # -- people ------------------------------------------------------------------------------
 
-    def pick_person(self, photo_id: str, x: float, y: float) -> None:
-        """Keep only the person at (x, y) (fractions) sharp: ``people="main"``."""
-        self.photo(photo_id)
-        if "people" not in BokehSettings.__dataclass_fields__:
-            raise NotAvailable("keeping one person sharp (people=main) comes with the matte "
-                               "work (issue #11); not in this version yet")
-        raise NotAvailable("picking a person by a click is not wired to the matte yet")
+    def pick_person(self, photo_id: str, x: float, y: float) -> dict:
+        """Keep only the person at (x, y) (fractions of width and height) sharp."""
+        if not (0 <= x <= 1 and 0 <= y <= 1):
+            raise LivebokehError(f"the point must be inside the photo, got {x}, {y}")
+        return self.set_people(photo_id, "main", (x, y))
+
+    def set_people(self, photo_id: str, people: str, subject=None) -> dict:
+        """Everyone sharp (``all``) or one person (``main``): the matte is made again, as
+        ``livebokeh photo --people ... --subject X,Y`` makes it."""
+        photo = self.photo(photo_id)
+        with photo.lock:
+            settings = dataclasses.replace(photo.settings, people=people, subject=subject)
+        matte = self._auto_matte(photo.rgb, settings)
+        with photo.lock:
+            photo.settings, photo.matte = settings, matte
+            photo.forget_preview()
+        return photo.info()
 
     # -- settings for all -----------------------------------------------------------------------
 

@@ -17,7 +17,8 @@ API (ids such as ``p1`` come from opening):
 * ``POST /api/photos/ID/stroke``        {mode, points, radius, softness}: a brush stroke
 * ``POST /api/photos/ID/undo`` / ``redo``
 * ``POST /api/photos/ID/preview``       {size, view}: a JPEG of result, matte or original
-* ``POST /api/photos/ID/person``        {x, y}: keep only that person sharp (people=main)
+* ``POST /api/photos/ID/person``        {x, y}: keep only that person sharp (people=main);
+  {"people": "all"}: everyone sharp again
 * ``POST /api/photos/ID/export``        {name, quality, overwrite}: full-size render
 * ``POST /api/photos/ID/close``
 * ``POST /api/apply-all``               {from: ID}: that photo's settings for every photo
@@ -48,7 +49,7 @@ from livebokeh.app.editing import (
 from livebokeh.app.server import LocalServer, parse_address, read_json
 from livebokeh.errors import LivebokehError
 from livebokeh.matte.brush import Stroke
-from livebokeh.settings import STYLES, BokehSettings
+from livebokeh.settings import STYLES
 
 WEB = "web/editor"
 MAX_UPLOAD = 512 * 2**20  # bytes: a 100-megapixel JPEG is about 50 MB, a 16-bit TIFF more
@@ -134,7 +135,7 @@ class EditorServer(LocalServer):
             "out_dir": str(self.editor.out_dir), "limit": self.editor.pixel_limit()[1],
             "styles": list(STYLES), "formats": list(EXPORT_SUFFIXES),
             "quality": DEFAULT_QUALITY,
-            "people": "people" in BokehSettings.__dataclass_fields__})
+            "people": True})
 
     async def _open(self, request: web.Request) -> web.Response:
         body = await read_json(request)
@@ -192,6 +193,8 @@ class EditorServer(LocalServer):
 
     async def _person(self, request: web.Request) -> web.Response:
         body = await read_json(request)
+        if body.get("people") == "all":  # everyone sharp again
+            return await self._call(self.editor.set_people, request.match_info["id"], "all")
         try:
             x, y = float(body["x"]), float(body["y"])
         except (KeyError, TypeError, ValueError):

@@ -46,7 +46,8 @@ from livebokeh.settings import BokehSettings
 BOUNDARY = "livebokehframe"
 JPEG_QUALITY = 80
 PNG_COMPRESSION = 1  # zlib level: fast; overlay frames are mostly empty alpha anyway
-LIVE_FIELDS = ("style", "strength", "blades", "grain", "background", "focus")
+LIVE_FIELDS = ("style", "strength", "blades", "grain", "background", "focus", "people",
+               "subject")
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -105,6 +106,8 @@ class LiveControl:
         if unknown:
             raise LivebokehError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         fields = {key: value for key, value in changes.items() if key != "enabled"}
+        if fields.get("subject") is not None:
+            fields["subject"] = _point(fields["subject"])
         with self._lock:
             try:
                 settings = dataclasses.replace(self._settings, **fields)
@@ -123,6 +126,15 @@ class LiveControl:
                 return None
             self._taken = self._version
             return self._settings
+
+
+def _point(value) -> tuple[float, float]:
+    """An (x, y) pair from JSON: [x, y] or "x,y" (fractions); LivebokehError otherwise."""
+    try:
+        x, y = (float(v) for v in (value.split(",") if isinstance(value, str) else value))
+    except (TypeError, ValueError):
+        raise LivebokehError(f"subject must be X,Y (fractions), got {value!r}") from None
+    return x, y
 
 
 @dataclasses.dataclass

@@ -9,9 +9,9 @@ within that many frames; that costs one extra model pass per ``RECHECK_FRAMES`` 
 (With ``people="main"`` the whole frame is looked at only when the subject is lost.)
 
 ``people="all"`` keeps everyone (one box around all of them); ``people="main"`` keeps one
-person sharp: the largest and most central one when first seen (or the one picked with
-``pick``), then whatever overlaps where that person was (a short memory, so a person split in
-two by a lamp post stays one person) — bystanders are dropped. In both modes blobs smaller
+person sharp: the largest and most central one when first seen (or the one at ``subject``),
+then whatever overlaps where that person was (a short memory, so a person split in two by a
+lamp post stays one person) — bystanders are dropped. In both modes blobs smaller
 than ``MIN_BLOB_SHARE`` of the frame are dropped (OBS background removal calls this its
 contour filter).
 
@@ -88,7 +88,8 @@ class SubjectFinder:
     one stream in order.
     """
 
-    def __init__(self, people: str = "all", model: str = "auto", video: bool = True):
+    def __init__(self, people: str = "all", model: str = "auto", video: bool = True,
+                 subject: tuple[float, float] | None = None):
         if people not in PEOPLE_MODES:
             raise ValueError(f"people must be one of {PEOPLE_MODES}")
         self.people = people
@@ -96,7 +97,8 @@ class SubjectFinder:
         self.box: Box | None = None
         self._frame = 0
         self._presence: np.ndarray | None = None  # main subject's recent places, full grid
-        self._pick: tuple[float, float] | None = None
+        self.subject = subject  # the main subject's point (fractions) when first looking
+        self._pick = subject
 
     def __enter__(self) -> SubjectFinder:
         return self
@@ -109,12 +111,15 @@ class SubjectFinder:
 
     def reset(self) -> None:
         """Forget the stream: the next frame is looked at as if it were the first."""
-        self.box, self._presence, self._frame = None, None, 0
+        self.box, self._presence, self._frame, self._pick = None, None, 0, self.subject
 
-    def pick(self, x: float, y: float) -> None:
-        """Make the person at (x, y) (fractions of width and height) the main subject."""
-        self._pick = (x, y)
-        self.box, self._presence = None, None
+    def choose(self, people: str, subject: tuple[float, float] | None) -> None:
+        """Switch the mode, or make the person at ``subject`` (fractions of width and height)
+        the main subject from the next frame on; nothing changes if both are as they were."""
+        if people == self.people and subject == self.subject:
+            return
+        self.people, self.subject = people, subject
+        self.box, self._presence, self._pick = None, None, subject
 
     def find(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> PersonMask:
         """Kept people's confidence for this frame, over the tracked box or the whole frame."""

@@ -258,6 +258,11 @@ function wireControls() {
     change({ background: $("background-path").value.trim() });
   });
   $("focus-auto").addEventListener("click", () => change({ focus: "auto" }));
+  $("everyone").addEventListener("click", () => {
+    if (!editor.current) return;
+    call(`photos/${editor.current}/person`, { people: "all" })
+      .then(remember).then(refresh).catch(showError);
+  });
   for (const radio of document.querySelectorAll("input[name=tool]")) {
     radio.addEventListener("change", toolHint);
   }
