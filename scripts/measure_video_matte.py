@@ -7,6 +7,7 @@ boundary F (2 px) at 0.5, dtSSD (x100) and, on the still-camera clip, the share 
 pixels whose label flips between frames.
 
     python scripts/measure_video_matte.py [--testdata DIR] [--json out.json]
+                                          [--figure docs/matte-video.png]
 
 Methods: ``raw`` is the landscape selfie model on the whole frame, its confidence upsampled
 bilinearly; ``all`` and ``main`` are ``BokehProcessor(BokehSettings(people=...),
@@ -20,63 +21,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from pathlib import Path
+
+import numpy as np
 
 from livebokeh.eval.matte_quality import (
     Clip,
-    clip_scores,
     load_davis,
-    mean_scores,
+    measure_video,
     raw_video_mattes,
     still_camera_clip,
     video_mattes,
+    video_table,
 )
-
-HALVES = {"A": ("lucia", "dance-jump", "swing"), "B": ("hike", "rollerblade")}
-
-
-METHODS = {"raw": raw_video_mattes,
-           "all": lambda clip: video_mattes(clip, people="all"),
-           "main": lambda clip: video_mattes(clip, people="main")}
-
-
-def measure(clips: list[Clip]) -> dict:
-    """Scores per method and clip, DAVIS means (all clips and each half), timing."""
-    report: dict = {}
-    for method, run in METHODS.items():
-        started = time.perf_counter()
-        per_clip = {clip.name: clip_scores(clip, run(clip)) for clip in clips}
-        davis = [name for name in per_clip if name != "still-camera"]
-        entry = {"clips": per_clip, "seconds": time.perf_counter() - started}
-        if davis:
-            entry["davis"] = mean_scores([per_clip[name] for name in davis])
-            for half, names in HALVES.items():
-                rows = [per_clip[name] for name in names if name in per_clip]
-                if rows:
-                    entry[f"davis_{half}"] = mean_scores(rows)
-        report[method] = entry
-    return report
-
-
-def table(report: dict) -> str:
-    """A Markdown table: DAVIS means and halves, then the still-camera clip."""
-    lines = ["| method | DAVIS IoU | boundary F | dtSSD | half A IoU / BF / dtSSD | "
-             "half B IoU / BF / dtSSD | still-camera IoU | flips (%) | dtSSD |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for method, entry in report.items():
-        d, a, b = entry.get("davis", {}), entry.get("davis_A", {}), entry.get("davis_B", {})
-        s = entry["clips"].get("still-camera", {})
-
-        def triple(scores):
-            return " / ".join(f"{scores[k]:.3f}" if k != "dtssd" else f"{scores[k]:.2f}"
-                              for k in ("iou", "boundary_f", "dtssd")) if scores else "-"
-
-        lines.append(f"| {method} | {d.get('iou', 0):.3f} | {d.get('boundary_f', 0):.3f} | "
-                     f"{d.get('dtssd', 0):.2f} | {triple(a)} | {triple(b)} | "
-                     f"{s.get('iou', 0):.3f} | {100 * s.get('flips', 0):.3f} | "
-                     f"{s.get('dtssd', 0):.2f} |")
-    return "\n".join(lines)
+from livebokeh.eval.metrics import iou
+from livebokeh.eval.report import contact_sheet, save_small_png
 
 
 def main() -> None:
@@ -86,13 +45,34 @@ def main() -> None:
     parser.add_argument("--testdata", type=Path, default=default)
     parser.add_argument("--json", type=Path, help="also write the full report here")
     parser.add_argument("--clips", nargs="*", help="DAVIS clip names (default: all five)")
+    parser.add_argument("--figure", type=Path,
+                        help="also draw raw vs livebokeh (main) on 3 frames of --figure-clip")
+    parser.add_argument("--figure-clip", default="rollerblade")
     args = parser.parse_args()
     clips = load_davis(args.testdata / "davis-people", *([args.clips] if args.clips else []))
     clips.append(still_camera_clip(args.testdata / "people-masks"))
-    report = measure(clips)
-    print(table(report))
+    report = measure_video(clips)
+    print(video_table(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
+    if args.figure:
+        clip = next(c for c in clips if c.name == args.figure_clip)
+        save_small_png(args.figure, figure(clip))
+
+
+def figure(clip: Clip, picks: tuple[float, ...] = (0.2, 0.5, 0.8)) -> np.ndarray:
+    """Rows of frame, raw matte and livebokeh's matte (people=main), with each one's IoU."""
+    raw, ours = raw_video_mattes(clip), video_mattes(clip, people="main")
+    tiles = []
+    for pick in picks:
+        index = round(pick * (len(clip.frames) - 1))
+        truth = clip.truths[index]
+        tiles.append((f"{clip.name} frame {index}", clip.frames[index]))
+        for name, matte in (("raw MediaPipe", raw[index]), ("livebokeh", ours[index])):
+            score = iou(matte > 0.5, truth)
+            grey = (np.dstack([matte] * 3) * 255).astype(np.uint8)
+            tiles.append((f"{name}  IoU {score:.2f}", grey))
+    return contact_sheet(tiles, tile_height=200, columns=3)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ Metrics per clip (mattes are float32 0..1, truth boolean):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,3 +189,49 @@ def photo_scores(people: Path, indices: Iterable[int], mode: str = "all") -> dic
     means = np.array(rows, np.float32).mean(axis=0)
     return {"n": len(rows), "raw_iou": float(means[0]), "raw_bf": float(means[1]),
             "iou": float(means[2]), "bf": float(means[3])}
+
+
+HALVES = {"A": ("lucia", "dance-jump", "swing"), "B": ("hike", "rollerblade")}
+
+
+VIDEO_METHODS = {"raw": raw_video_mattes,
+                 "all": lambda clip: video_mattes(clip, people="all"),
+                 "main": lambda clip: video_mattes(clip, people="main")}
+
+
+def measure_video(clips: list[Clip]) -> dict:
+    """Scores per method and clip, DAVIS means (all clips and each half), timing."""
+    report: dict = {}
+    for method, run in VIDEO_METHODS.items():
+        started = time.perf_counter()
+        per_clip = {clip.name: clip_scores(clip, run(clip)) for clip in clips}
+        davis = [name for name in per_clip if name != "still-camera"]
+        entry = {"clips": per_clip, "seconds": time.perf_counter() - started}
+        if davis:
+            entry["davis"] = mean_scores([per_clip[name] for name in davis])
+            for half, names in HALVES.items():
+                rows = [per_clip[name] for name in names if name in per_clip]
+                if rows:
+                    entry[f"davis_{half}"] = mean_scores(rows)
+        report[method] = entry
+    return report
+
+
+def video_table(report: dict) -> str:
+    """A Markdown table: DAVIS means and halves, then the still-camera clip."""
+    lines = ["| method | DAVIS IoU | boundary F | dtSSD | half A IoU / BF / dtSSD | "
+             "half B IoU / BF / dtSSD | still-camera IoU | flips (%) | dtSSD |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for method, entry in report.items():
+        d, a, b = entry.get("davis", {}), entry.get("davis_A", {}), entry.get("davis_B", {})
+        s = entry["clips"].get("still-camera", {})
+
+        def triple(scores):
+            return " / ".join(f"{scores[k]:.3f}" if k != "dtssd" else f"{scores[k]:.2f}"
+                              for k in ("iou", "boundary_f", "dtssd")) if scores else "-"
+
+        lines.append(f"| {method} | {d.get('iou', 0):.3f} | {d.get('boundary_f', 0):.3f} | "
+                     f"{d.get('dtssd', 0):.2f} | {triple(a)} | {triple(b)} | "
+                     f"{s.get('iou', 0):.3f} | {100 * s.get('flips', 0):.3f} | "
+                     f"{s.get('dtssd', 0):.2f} |")
+    return "\n".join(lines)
