@@ -71,7 +71,7 @@ def _owner(exc: OSError, pairs: list[tuple[Path, Path]]) -> Path | None:
     """
     named = getattr(exc, "filename", None)
     if named is None:
-        return pairs[0][0]
+        return pairs[0][0] if pairs else None
     return next((target for target, tmp in pairs if os.fspath(named) == str(tmp)), None)
 
 

@@ -234,7 +234,8 @@ class VideoReader:
                 break  # the end of the file
             except av.FFmpegError:  # a read error: the demuxer resyncs on the next read
                 failures += 1
-                self.damage.read_errors += failures == 1
+                if failures == 1:  # a new unreadable stretch
+                    self.damage.read_errors += 1
         yield from self._decode(None)
         while self._pending:
             yield self._emit()
