@@ -50,8 +50,9 @@ def test_json_has_one_run_per_strength_with_every_stage(report):
         for stats in [*run["stages"].values(), run["total"]]:
             assert positive(stats["median_ms"]) and positive(stats["p95_ms"])
             assert stats["p95_ms"] >= stats["median_ms"]
-        stage_sum = sum(s["median_ms"] for s in run["stages"].values())
-        assert run["total"]["median_ms"] == pytest.approx(stage_sum, rel=0.5)
+        # total = per-frame sum of the stages: at least any stage, at most their p95s together
+        assert max(s["median_ms"] for s in run["stages"].values()) <= run["total"]["median_ms"]
+        assert run["total"]["median_ms"] <= sum(s["p95_ms"] for s in run["stages"].values())
         assert run["total"]["fps"] == pytest.approx(1000 / run["total"]["median_ms"], rel=0.01)
         assert run["subject_share"] > 0.05  # the default frames show a person
         assert 50 < run["peak_rss_mb"] < 4096  # the models and frames, in MiB
