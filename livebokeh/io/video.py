@@ -91,6 +91,7 @@ class DecodeDamage:
     ends_at_s: float | None = None  # where a stream cut short stops (s), None if it does not
     duration_s: float | None = None
     audio_unreadable: bool = False  # an audio stream whose codec is unknown: left out
+    estimated: bool = False  # frames_expected from the duration (no frame count in the header)
 
     @property
     def frames_lost(self) -> int:
@@ -100,7 +101,8 @@ class DecodeDamage:
         """One line for the warning, or None when the input was read whole."""
         parts = []
         if self.frames_lost:
-            parts.append(f"{self.frames_lost} of {self.frames_expected} frames lost "
+            about = "about " if self.estimated else ""
+            parts.append(f"{about}{self.frames_lost} of {self.frames_expected} frames lost "
                          f"(dropped; the others keep their times)")
         if self.video_packets:
             parts.append(f"{self.video_packets} damaged video packets")
@@ -321,6 +323,7 @@ class VideoReader:
         if stated is not None and stated - self._read_until > EARLY_END_FRAMES * step:
             damage.ends_at_s, damage.duration_s = video_end, stated
             tail = 0 if self.video.frames else round((stated - video_end) / step)
+            damage.estimated = tail > 0
         if damage.video_packets or damage.read_errors or damage.ends_at_s is not None:
             damage.frames_expected = max(int(self.video.frames or 0),
                                          self._video_packets + tail, damage.frames_kept)
