@@ -69,7 +69,7 @@ class VideoReader:
     output is created, and ``size`` already accounts for the rotation tag.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, threads: int | None = None):
         self.path = path = Path(path)
         self.container = _open_input(path)
         self.video = _main_video_stream(self.container)
@@ -77,6 +77,8 @@ class VideoReader:
             self.container.close()
             raise LivebokehError(f"no video stream in {path} (is it an audio file?)")
         self.video.thread_type = "AUTO"  # frame + slice threads: decoding is not the bottleneck
+        if threads:  # a batch worker's share of the cores (0 / None: FFmpeg picks)
+            self.video.thread_count = threads
         self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
         self.truncated_after: int | None = None
         self.decoded = 0
@@ -134,6 +136,16 @@ class VideoReader:
         head, self._head = self._head, []
         yield from head
         yield from self._items
+
+    def seek(self, pts: int) -> None:
+        """Read on from the keyframe at or before ``pts`` (video time base), for batch segments.
+
+        ``packets()`` then starts at that keyframe; the first frame's pts is not repaired
+        against the frames before the seek.
+        """
+        self.container.seek(pts, stream=self.video, backward=True, any_frame=False)
+        self._head, self._last_pts = [], None
+        self._items = self._demux()
 
     def _demux(self) -> Iterator[tuple[str, object, int | None]]:
         streams = [self.video] + ([self.audio] if self.audio is not None else [])
@@ -205,16 +217,23 @@ class VideoWriter:
     re-encoded to AAC where the container cannot hold the codec. Frames must be even-sized
     (yuv420p); ``process_video`` pads odd sizes by one replicated row/column.
     As a context manager it finishes the file on success and abandons it on error.
+    ``with_audio``: a main output, which also gets the input's container metadata (title,
+    creation time, ...); a matte video or a batch segment gets neither. ``threads``: encoder
+    threads (None: the encoder's default, all cores).
     """
 
     def __init__(self, path: Path, reader: VideoReader, crf: int, with_audio: bool = True,
-                 alpha: bool = False):
+                 alpha: bool = False, threads: int | None = None):
         fmt = container_format(path)
         self.alpha = alpha
         options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
         self.container = av.open(str(path), "w", format=fmt, options=options)
         try:
+            if with_audio:
+                self.container.metadata.update(kept_metadata(reader.container.metadata))
             self._add_streams(fmt, reader, crf, with_audio)
+            if threads:
+                self.stream.codec_context.thread_count = threads
         except BaseException:
             self.abandon()
             raise
@@ -304,6 +323,14 @@ class VideoWriter:
         """Close without caring whether the file is valid: it is about to be deleted."""
         with contextlib.suppress(Exception):
             self.container.close()
+
+
+MUXER_METADATA = {"major_brand", "minor_version", "compatible_brands", "encoder"}
+
+
+def kept_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    """The input container's metadata an output keeps: all but what the muxer writes itself."""
+    return {key: value for key, value in metadata.items() if key.lower() not in MUXER_METADATA}
 
 
 def video_codec(fmt: str, alpha: bool, crf: int) -> tuple[str, str, dict[str, str]]:
