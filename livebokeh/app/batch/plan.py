@@ -52,6 +52,17 @@ class Task:
         """The file this task writes."""
         return self.part if self.kind == SEGMENT else self.job.output
 
+    def absolute(self) -> Task:
+        """This task with absolute paths, for a worker in another folder or on another node."""
+        def full(path: Path | None) -> Path | None:
+            return None if path is None else Path(path).absolute()
+
+        job = replace(self.job, input=full(self.job.input), output=full(self.job.output),
+                      mask=full(self.job.mask), matte=full(self.job.matte),
+                      depth_map=full(self.job.depth_map))
+        return replace(self, job=job, part=full(self.part),
+                       parts=tuple(full(part) for part in self.parts))
+
 
 @dataclass
 class TaskResult:
@@ -137,10 +148,14 @@ class Plan:
         if len(segments) < 2:
             self._push(Task(job_id, WHOLE, job, frames))
             return
-        state.parts_dir = parts_folder(job.output)
-        shutil.rmtree(state.parts_dir, ignore_errors=True)  # left by a killed run
-        state.parts_dir.mkdir()
-        state.segments = len(segments)
+        parts_dir = parts_folder(job.output)
+        shutil.rmtree(parts_dir, ignore_errors=True)  # left by a killed run
+        try:
+            parts_dir.mkdir()
+        except OSError:  # no output folder, say: the single pass reports it in one line
+            self._push(Task(job_id, WHOLE, job, frames))
+            return
+        state.parts_dir, state.segments = parts_dir, len(segments)
         for segment in segments:
             part = state.parts_dir / f"part-{segment.index:04d}{job.output.suffix}"
             self._push(Task(job_id, SEGMENT, job, segment.frames, segment, part))

@@ -149,7 +149,7 @@ class RayRunner:
         for token, slot in enumerate(slots):
             if slot.task is None and (task := plan.next_task()) is not None:
                 slot.task, slot.frames = task, 0
-                slot.ref = slot.actor.run.remote(task, token)
+                slot.ref = slot.actor.run.remote(task.absolute(), token)
 
     def _collect(self, plan: Plan, slots: list[_Slot], queue: Queue, on_frames,
                  on_row) -> None:
