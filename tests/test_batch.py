@@ -220,16 +220,18 @@ def test_inputs_from_folders_globs_and_a_list(inputs, tmp_path, monkeypatch):
     assert rows["talk.mp4"]["status"] == "ok" and result.exit_code == 1
 
 
-def test_python_api_returns_the_rows(inputs, tmp_path):
+def test_python_api_returns_the_rows(inputs, tmp_path, capsys):
     jobs = [BatchJob(inputs / "portrait.png", tmp_path / "portrait.png",
                      BokehSettings(strength=50)),
             BatchJob(inputs / "still.jpg", tmp_path / "still.jpg"),
             BatchJob(inputs / "still.jpg", inputs / "still.jpg")]
-    rows = run_batch(jobs, workers=1)
+    rows = run_batch(jobs, workers=1, progress=True)
     assert [row["status"] for row in rows] == ["failed", "ok", "ok"]  # early rows come first
     assert rows[0]["error"] == f"output would overwrite the input: {inputs / 'still.jpg'}"
     assert {row["output"] for row in rows[1:]} == {str(job.output) for job in jobs[:2]}
     assert not (tmp_path / "livebokeh-batch.jsonl").exists()  # no manifest asked for
+    bar = capsys.readouterr().err.splitlines()[-1]  # one bar over every frame, with an ETA
+    assert re.search(r"batch: 100%.*\| 2/2 \[[\d:]+<[\d:]+, .*frame/s\]", bar), bar
 
 
 def test_ctrl_c_leaves_no_partial_output(tmp_path):
@@ -347,8 +349,8 @@ def test_split_judgement():
     minute = 25 * 60
     # four one-minute videos on two workers: whole videos already keep both busy
     assert split(minute, 60.0, 4 * minute, 2, None) is None
-    # one hour alone on two workers: pieces of a quarter hour
-    assert split(90_000, 3600.0, 90_000, 2, None) == pytest.approx(900.0)
+    # one hour alone on two workers: eight pieces of 7.5 minutes
+    assert split(90_000, 3600.0, 90_000, 2, None) == pytest.approx(450.0)
     assert split(90_000, 3600.0, 90_000, 1, None) is None  # nobody would idle
     assert split(2500, 100.0, 2500, 16, None) is None  # pieces would be under a minute
     assert split(3000, 120.0, 3000, 16, None) == 60.0

@@ -82,13 +82,3 @@ class Manifest:
             append_line(self.path, json.dumps(row.as_dict(), ensure_ascii=False))
         self.rows.append(row)
 
-
-def read_manifest(path: Path) -> list[dict]:
-    """Every complete line of a manifest (a line cut short by a crash is left out)."""
-    rows = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows

@@ -22,10 +22,11 @@ from livebokeh.app.batch.jobs import PHOTO, BatchJob
 from livebokeh.app.batch.manifest import FAILED, OK, BatchRow
 from livebokeh.app.batch.segments import Segment, index_video, plan_segments
 
-# Auto split: aim at this many pieces per worker, so the last ones even out the load; a
-# piece is never shorter than AUTO_MIN_SEGMENT_SECONDS, whose warm-up and seek cost (about
-# 40 frames' worth per segment, measured: README "Batch") stays under 3 % of it.
-PIECES_PER_WORKER = 2
+# Auto split: pieces of at most 1/PIECES_PER_WORKER of a worker's share, so that, handed out
+# longest first, the last ones to finish are short; never shorter than
+# AUTO_MIN_SEGMENT_SECONDS, whose warm-up and seek cost (about 40 frames' worth per segment,
+# measured: README "Batch") stays under 3 % of it.
+PIECES_PER_WORKER = 4
 AUTO_MIN_SEGMENT_SECONDS = 60.0
 WHOLE, SEGMENT, JOIN = "whole", "segment", "join"
 
@@ -78,7 +79,6 @@ class TaskResult:
 class _JobState:
     job: BatchJob
     parts_dir: Path | None = None
-    segments: int = 0
     results: list[TaskResult] = field(default_factory=list)
     outstanding: int = 0
     split_failed: bool = False
@@ -155,9 +155,9 @@ class Plan:
         except OSError:  # no output folder, say: the single pass reports it in one line
             self._push(Task(job_id, WHOLE, job, frames))
             return
-        state.parts_dir, state.segments = parts_dir, len(segments)
+        state.parts_dir = parts_dir
         for segment in segments:
-            part = state.parts_dir / f"part-{segment.index:04d}{job.output.suffix}"
+            part = parts_dir / f"part-{segment.index:04d}{job.output.suffix}"
             self._push(Task(job_id, SEGMENT, job, segment.frames, segment, part))
 
     @staticmethod
@@ -189,7 +189,7 @@ class Plan:
         if task.attempt == 1:
             self.queue.insert(0, replace(task, attempt=2))
             return None
-        return self.finish(task, TaskResult(f"worker died twice ({cause})", 0, 0.0, "?"))
+        return self.finish(task, TaskResult(f"worker died twice ({cause})", 0, 0.0, ""))
 
     def finish(self, task: Task, result: TaskResult) -> BatchRow | None:
         """Record a task's result; the input's row once the input is done, else None."""

@@ -100,8 +100,8 @@ class ProcessPool:
     def run(self, plan: Plan, on_frames, on_row) -> None:
         """Run every task of ``plan``; ``on_frames(n)`` for progress, ``on_row(row)`` per input."""
         running = max(1, min(self.workers, len(plan.queue)))
-        self.threads = self.threads or threads_per_worker(running)
-        slots = [_Slot(self.context, self.threads) for _ in range(running)]
+        self._threads = self.threads or threads_per_worker(running)
+        slots = [_Slot(self.context, self._threads) for _ in range(running)]
         try:
             while not plan.finished:
                 self._hand_out(plan, slots)
@@ -118,7 +118,7 @@ class ProcessPool:
                 continue
             if not slot.process.is_alive():  # died while idle: nothing to retry
                 slot.conn.close()
-                slot = slots[number] = _Slot(self.context, self.threads)
+                slot = slots[number] = _Slot(self.context, self._threads)
             if (task := plan.next_task()) is None:
                 return
             slot.task, slot.frames = task, 0
@@ -150,7 +150,7 @@ class ProcessPool:
     def _replace(self, plan: Plan, slots: list[_Slot], dead: _Slot, on_frames, on_row) -> None:
         task, code = dead.task, dead.process.exitcode
         on_frames(-dead.frames)  # its frames will be written again, or not at all
-        slots[slots.index(dead)] = _Slot(self.context, self.threads)
+        slots[slots.index(dead)] = _Slot(self.context, self._threads)
         dead.conn.close()
         cause = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
         if (row := plan.worker_died(task, cause)) is not None:

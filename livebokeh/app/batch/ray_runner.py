@@ -29,7 +29,10 @@ from livebokeh.app.batch.plan import Plan, Task
 from livebokeh.app.batch.worker import Worker, machine_cores
 from livebokeh.errors import LivebokehError
 
-PROGRESS_SECONDS = 0.5  # an actor reports written frames at most this often
+# An actor reports written frames at most every PROGRESS_SECONDS, or more seldom on a large
+# cluster, so that the driver's queue gets at most PROGRESS_MESSAGES_PER_SECOND in all.
+PROGRESS_SECONDS = 0.5
+PROGRESS_MESSAGES_PER_SECOND = 200
 STOP_SECONDS = 20.0  # cancelled tasks have this long to clean up before the actors are killed
 
 
@@ -40,8 +43,8 @@ class QueueProgress:
     KeyboardInterrupt, so the job's temp file is removed as on a local Ctrl-C.
     """
 
-    def __init__(self, queue: Queue, token: int):
-        self.queue, self.token = queue, token
+    def __init__(self, queue: Queue, token: int, interval: float):
+        self.queue, self.token, self.interval = queue, token, interval
         self.pending = 0
         self.sent_at = time.monotonic()
 
@@ -49,7 +52,7 @@ class QueueProgress:
         if ray.get_runtime_context().is_canceled():
             raise KeyboardInterrupt
         self.pending += frames
-        if time.monotonic() - self.sent_at >= PROGRESS_SECONDS:
+        if time.monotonic() - self.sent_at >= self.interval:
             self.flush()
 
     def flush(self) -> None:
@@ -62,12 +65,12 @@ class QueueProgress:
 class BatchActor:
     """A Ray actor around one ``Worker``: models load once, tasks run one at a time."""
 
-    def __init__(self, threads: int, queue: Queue):
+    def __init__(self, threads: int, queue: Queue, interval: float):
         self.worker = Worker(threads)
-        self.queue = queue
+        self.queue, self.interval = queue, interval
 
     def run(self, task: Task, token: int):
-        progress = QueueProgress(self.queue, token)
+        progress = QueueProgress(self.queue, token, self.interval)
         result = self.worker.run(task, progress)
         progress.flush()
         return result
@@ -124,7 +127,8 @@ class RayRunner:
 
     def _actor(self, queue: Queue):
         remote = ray.remote(num_cpus=self.threads, max_restarts=0, max_task_retries=0)
-        return remote(BatchActor).remote(self.threads, queue)
+        interval = max(PROGRESS_SECONDS, self.workers / PROGRESS_MESSAGES_PER_SECOND)
+        return remote(BatchActor).remote(self.threads, queue, interval)
 
     def run(self, plan: Plan, on_frames, on_row) -> None:
         """Run every task of ``plan``; ``on_frames(n)`` for progress, ``on_row(row)`` per input."""
