@@ -26,21 +26,18 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from clips import make_generated_clip
+from clips import make_generated_clip, write_frames
+from conftest import DAVIS, load_rgb, need
 from livebokeh import BatchJob, BokehSettings, LivebokehError, run_batch
 from livebokeh.app.batch import collect_inputs
 from livebokeh.app.batch.manifest import append_line
 from livebokeh.app.batch.plan import Plan
-from livebokeh.app.batch.segments import (
-    WARMUP_FRAMES,
-    VideoIndex,
-    index_video,
-    plan_segments,
-)
+from livebokeh.app.batch.segments import WARMUP_FRAMES, VideoIndex, plan_segments
 from livebokeh.app.batch.worker import machine_cores, threads_per_worker
 from livebokeh.app.bench import generated_frames
 from livebokeh.app.cli import main
 from livebokeh.app.video import process_video
+from livebokeh.perception.subject import RECHECK_FRAMES
 
 SMALL = (320, 180)
 FIELDS = ["input", "output", "status", "error", "frames", "seconds", "worker"]
@@ -231,7 +228,7 @@ def test_python_api_returns_the_rows(inputs, tmp_path, capsys):
     assert {row["output"] for row in rows[1:]} == {str(job.output) for job in jobs[:2]}
     assert not (tmp_path / "livebokeh-batch.jsonl").exists()  # no manifest asked for
     bar = capsys.readouterr().err.splitlines()[-1]  # one bar over every frame, with an ETA
-    assert re.search(r"batch: 100%.*\| 2/2 \[[\d:]+<[\d:]+, .*frame/s\]", bar), bar
+    assert re.search(r"batch: 100%.*\| 2/2 \[[\d:]+<[\d:]+, .*(frame/s|s/frame)\]", bar), bar
 
 
 def test_ctrl_c_leaves_no_partial_output(tmp_path):
@@ -280,54 +277,68 @@ def test_a_killed_worker_is_replaced_and_its_input_retried(tmp_path):
 
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory) -> Path:
-    """10 s at 25 fps with a keyframe every second, sensor-like noise and a tone."""
-    return make_generated_clip(tmp_path_factory.mktemp("long") / "long.mp4", frames=250,
-                               size=SMALL, gop=25, noise=3.0)
+    """8 s of variable frame rate (30-60 ms a frame), a keyframe every 20 frames, a tone."""
+    pts = np.cumsum(np.r_[0, np.random.default_rng(3).integers(30, 60, 179)]).tolist()
+    return make_generated_clip(tmp_path_factory.mktemp("long") / "long.mkv", frames=180,
+                               size=SMALL, gop=20, pts_list=pts, time_base=Fraction(1, 1000),
+                               metadata={"title": "Talk 3", "artist": "a speaker"})
 
 
-def test_segments_join_into_the_single_pass(long_clip, tmp_path):
+def test_segments_join_into_one_video_with_every_frame_and_the_audio(long_clip, tmp_path):
     out = tmp_path / "out"
     result = cli("batch", long_clip, "-o", out, "--segment-seconds", 2, "--workers", 2)
     assert result.exit_code == 0, result.output
     [row] = manifest(out)
-    assert row["frames"] == 250 and len(row["worker"].split(",")) == 2  # both took segments
-    single = tmp_path / "single.mp4"
-    process_video(long_clip, single, BokehSettings())
-    frames, times = decode(out / "long.mp4")
-    want, want_times = decode(single)
-    assert times == decode(long_clip)[1] == want_times  # every frame, at its own time
-    assert audio_seconds(out / "long.mp4") == pytest.approx(audio_seconds(long_clip), abs=0.03)
-    with av.open(str(long_clip)) as a, av.open(str(out / "long.mp4")) as b:
+    assert row["frames"] == 180 and len(row["worker"].split(",")) == 2  # both took segments
+    joined = out / "long.mkv"
+    assert decode(joined)[1] == decode(long_clip)[1]  # every frame, at its own time
+    assert audio_seconds(joined) == pytest.approx(audio_seconds(long_clip), abs=0.03)
+    with av.open(str(long_clip)) as a, av.open(str(joined)) as b:
         assert b.duration == pytest.approx(a.duration, abs=40_000)
-    quality = [psnr(a, b) for a, b in zip(frames, want, strict=True)]
-    seams = [i for i in range(50, 250, 50)]  # 2 s segments at keyframes
-    near = [quality[i + d] for i in seams for d in range(-2, 3)]
-    assert min(quality) >= 30 and np.mean(near) >= 35 and np.mean(quality) >= 35, (
-        min(quality), np.mean(near))
+        kept = {key.lower(): value for key, value in b.metadata.items()}
+        assert kept["title"] == "Talk 3" and kept["artist"] == "a speaker"  # copied once
     assert leftovers(out) == []
 
 
-def test_warm_up_makes_segments_match_the_single_pass(tmp_path):
-    """Lossless and without random grain, a segmented variable-frame-rate video is the single
-    pass up to what the matte smoother still remembers of the frames before the warm-up
-    (at most 0.8 ** WARMUP_FRAMES of it): a few pixels off by a few levels."""
-    pts = np.cumsum(np.r_[0, np.random.default_rng(3).integers(30, 60, 99)]).tolist()
-    clip = make_generated_clip(tmp_path / "vfr.mkv", frames=100, size=SMALL, gop=20,
-                               noise=3.0, pts_list=pts, time_base=Fraction(1, 1000))
+@pytest.fixture(scope="module")
+def real_clip(tmp_path_factory) -> Path:
+    """6 s of a real person video (DAVIS hike, back and forth), a keyframe every second."""
+    images = [cv2.resize(load_rgb(p), (426, 240), interpolation=cv2.INTER_AREA)
+              for p in sorted((need(DAVIS / "hike") / "images").glob("*.jpg"))]
+    images = (images + images[-2:0:-1]) * 2
+    return write_frames(tmp_path_factory.mktemp("real") / "hike.mp4", images[:150], gop=25)
+
+
+def test_frames_at_the_seams_match_a_single_pass(real_clip, tmp_path):
     out = tmp_path / "out"
-    assert cli("batch", clip, "-o", out, "--segment-seconds", 1, "--grain", "off",
-               "--crf", 0).exit_code == 0
-    single = tmp_path / "single.mkv"
-    process_video(clip, single, BokehSettings(grain="off"), crf=0)
-    frames, times = decode(out / "vfr.mkv")
+    assert cli("batch", real_clip, "-o", out, "--segment-seconds", 2).exit_code == 0
+    single = tmp_path / "single.mp4"
+    process_video(real_clip, single, BokehSettings())
+    frames, times = decode(out / "hike.mp4")
     want, want_times = decode(single)
-    assert times == want_times == decode(clip)[1]
-    seam = plan_segments(index_video(clip), 1.0)[0].frames  # the first segment: exact
-    assert all(np.array_equal(a, b) for a, b in zip(frames[:seam], want[:seam], strict=True))
-    for got, expected in zip(frames, want, strict=True):
-        differ = np.abs(got.astype(np.int16) - expected).max(axis=-1)
-        assert differ.max() <= 8 and np.count_nonzero(differ) < 0.005 * differ.size
-        assert psnr(got, expected) > 60
+    assert times == want_times
+    quality = [psnr(a, b) for a, b in zip(frames, want, strict=True)]
+    seams = [50, 100]  # 2 s segments at keyframes
+    near = [quality[i + d] for i in seams for d in range(-2, 3)]
+    assert min(quality) >= 30 and np.mean(near) >= 35 and np.mean(quality) >= 35, (
+        min(quality), np.mean(near))
+
+
+def test_warm_up_brings_the_matte_state_close_to_the_single_pass(real_clip, tmp_path):
+    """Lossless and without random grain: the first segment is the single pass exactly, and
+    after the warm-up the others stay close: the tracker's box keeps a memory of the frames
+    before (it shrinks at most 5 % a frame, and grows to take in whoever a whole-frame look
+    finds), so they are not exact. Measured: 39 dB at the least, about 50 dB on average."""
+    out = tmp_path / "out"
+    assert cli("batch", real_clip, "-o", out, "--segment-seconds", 2, "--grain", "off",
+               "--crf", 0).exit_code == 0
+    single = tmp_path / "single.mp4"
+    process_video(real_clip, single, BokehSettings(grain="off"), crf=0)
+    frames, want = decode(out / "hike.mp4")[0], decode(single)[0]
+    assert all(np.array_equal(a, b) for a, b in zip(frames[:50], want[:50], strict=True))
+    quality = [psnr(a, b) for a, b in zip(frames, want, strict=True)]
+    assert min(quality) > 35 and np.mean(quality[50:]) > 45, (min(quality),
+                                                              np.mean(quality[50:]))
 
 
 def test_segments_start_at_keyframes_with_warm_up():
@@ -338,8 +349,10 @@ def test_segments_start_at_keyframes_with_warm_up():
     assert [s.start_pts for s in segments] == [0, 500, 1200]  # 2950 would leave 0.5 s
     assert [s.end_pts for s in segments] == [500, 1200, None]
     assert [s.frames for s in segments] == [50, 70, 180]
-    assert [s.warm_pts for s in segments] == [0, 500 - WARMUP_FRAMES * 10,
-                                              1200 - WARMUP_FRAMES * 10]
+    # warm-up: WARMUP_FRAMES back, then to a frame where the subject finder looks at the
+    # whole frame in a single pass too (every RECHECK_FRAMES from the first)
+    assert WARMUP_FRAMES == 25 and RECHECK_FRAMES == 10
+    assert [s.warm_pts for s in segments] == [0, 200, 900]
     assert [s.seek_pts for s in segments] == [0, 0, 500]  # the keyframe before the warm-up
     assert len(plan_segments(index, seconds=30.0)) == 1
 
