@@ -102,17 +102,11 @@ class SubjectFinder:
         if people not in PEOPLE_MODES:
             raise ValueError(f"people must be one of {PEOPLE_MODES}")
         self.people = people
-        self.segmenter = PersonSegmenter(model, video=video)
-        self.box: Box | None = None
-        self.crop_model = CROP_MODEL  # the model the box fits
-        self._people: Box | None = None  # the kept people's own box (frame px)
-        self._frame = 0
-        self._presence: np.ndarray | None = None  # main subject's recent places, full grid
         self.subject = subject  # the main subject's point (fractions) when first looking
-        self._pick = subject
-        self._last: PersonMask | None = None  # the last box pass that ran the model
-        self._skipped = 0
+        self.segmenter = PersonSegmenter(model, video=video)
+        self.crop_model = CROP_MODEL  # the model the box fits
         self.passes = 0  # model passes so far (frames whose crop did not change skip it)
+        self.reset()
 
     def __enter__(self) -> SubjectFinder:
         return self
@@ -125,17 +119,18 @@ class SubjectFinder:
 
     def reset(self) -> None:
         """Forget the stream: the next frame is looked at as if it were the first."""
-        self.box, self._presence, self._frame, self._pick = None, None, 0, self.subject
-        self._people = None
-        self._last = None
+        self.box: Box | None = None
+        self._people: Box | None = None  # the kept people's own box (frame px)
+        self._presence: np.ndarray | None = None  # main subject's recent places, full grid
+        self._last: PersonMask | None = None  # the last box pass that ran the model
+        self._frame, self._skipped, self._pick = 0, 0, self.subject
 
     def choose(self, people: str, subject: tuple[float, float] | None) -> None:
         """Switch the mode, or make the person at ``subject`` (fractions of width and height)
         the main subject from the next frame on; nothing changes if both are as they were."""
-        if people == self.people and subject == self.subject:
-            return
-        self.people, self.subject = people, subject
-        self.box, self._presence, self._pick, self._last = None, None, subject, None
+        if (people, subject) != (self.people, self.subject):
+            self.people, self.subject = people, subject
+            self.reset()
 
     def find(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> PersonMask:
         """Kept people's confidence for this frame, over the tracked box or the whole frame."""
