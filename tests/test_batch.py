@@ -31,7 +31,7 @@ from conftest import DAVIS, load_rgb, need
 from livebokeh import BatchJob, BokehSettings, LivebokehError, run_batch
 from livebokeh.app.batch import collect_inputs
 from livebokeh.app.batch.manifest import append_line
-from livebokeh.app.batch.plan import Plan
+from livebokeh.app.batch.plan import Plan, TaskResult
 from livebokeh.app.batch.segments import WARMUP_FRAMES, VideoIndex, plan_segments
 from livebokeh.app.batch.worker import machine_cores, threads_per_worker
 from livebokeh.app.bench import generated_frames
@@ -394,3 +394,25 @@ def test_manifest_write_errors_are_one_line(tmp_path, inputs):
     assert result.stderr.strip().splitlines() == [
         f"livebokeh: error: cannot write {out / 'livebokeh-batch.jsonl'}: Is a directory"]
     assert leftovers(out) == []
+
+
+def test_a_failed_segment_sends_the_video_back_to_one_pass(long_clip, tmp_path):
+    """The plan's bookkeeping (no worker needed): a failing segment drops its siblings that
+    have not started; when the running ones are back the video runs again whole; a task
+    whose worker dies twice fails its input."""
+    job = BatchJob(long_clip, tmp_path / "long.mkv")
+    plan = Plan([job], workers=2, segment_seconds=2.0)
+    first, second = plan.next_task(), plan.next_task()
+    assert first.kind == second.kind == "segment" and len(plan.queue) >= 1
+    assert plan.finish(first, TaskResult("damaged", 0, 1.0, "a:1")) is None
+    assert plan.queue == [] and not plan.finished  # the rest dropped; one still running
+    assert plan.finish(second, TaskResult(None, second.frames, 1.0, "a:2")) is None
+    [whole] = plan.queue
+    assert whole.kind == "whole" and whole.frames > 0  # an estimate, for the progress bar
+    assert not (tmp_path / ".long.mkv.livebokeh-parts").exists()
+    assert plan.next_task() is whole and plan.worker_died(whole, "signal 9") is None
+    again = plan.next_task()
+    assert again.attempt == 2
+    row = plan.worker_died(again, "signal 9")
+    assert row.status == "failed" and row.error == "worker died twice (signal 9)"
+    assert row.seconds == 2.0 and row.worker == "a:1,a:2" and plan.finished
