@@ -51,7 +51,9 @@ from livebokeh.settings import BokehSettings
 from test_sinks import HAS_LOOPBACK
 
 FAULT_EXEC = [sys.executable, str(Path(fault_exec.__file__))]
-OLD = b"the previous result"
+# An existing output: over the 512-byte file size limit of the EFBIG cases, and one whole
+# memory page, so that appending to it (the batch manifest) needs a new block of the disk.
+OLD = (b"the previous result\n" * 1000)[:os.sysconf("SC_PAGE_SIZE")]
 DEPTH_FILE = REGISTRY["depth"].filename
 
 
@@ -831,6 +833,7 @@ class Writer:
     name: str
     command: Callable[[Inputs, Path, Path], list]
     target: Callable[[Path], Path]
+    also: Callable[[Path], Path] | None = None  # another existing file the command needs
 
 
 WRITERS = [
@@ -857,6 +860,9 @@ WRITERS = [
     Writer("json-summary", lambda i, d, ok: ["cam", "--camera", i.clip, "--no-vcam", "--frames",
                                              "3", "--json-summary", d / "summary.json"],
            lambda d: d / "summary.json"),
+    # the photo's output is there already (placed too): batch skips it and only appends
+    Writer("batch-manifest", lambda i, d, ok: ["batch", i.photo, "-o", d],
+           lambda d: d / "livebokeh-batch.jsonl", also=lambda d: d / "photo.jpg"),
 ]
 
 FAULTS = {
@@ -900,17 +906,15 @@ def faulty_folder(fault: str, folder: Path, place: Callable[[Path], None]):
             _fill(folder)
         elif fault == "EROFS":
             subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
-        elif fault == "EACCES":
+        elif fault == "EACCES":  # a read-only folder of read-only files
             for path in [folder, *folder.rglob("*")]:
-                if path.is_dir():
-                    path.chmod(0o555)
+                path.chmod(0o555 if path.is_dir() else 0o444)
         yield folder
     finally:
         if mounted:
             subprocess.run(["umount", "-l", str(folder)], check=False)
         for path in [folder, *folder.rglob("*")]:
-            if path.is_dir():
-                path.chmod(0o755)
+            path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def run_writer(writer: Writer, fault: str, inp: Inputs, tmp: Path) -> None:
@@ -920,9 +924,10 @@ def run_writer(writer: Writer, fault: str, inp: Inputs, tmp: Path) -> None:
     env = {"XDG_CACHE_HOME": str(folder)} if writer.name == "models-fetch" else None
 
     def place(d: Path) -> None:
-        target = writer.target(d)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(OLD)
+        for path in (writer.target(d), writer.also(d) if writer.also else None):
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(OLD)
 
     if fault == "EIO" and writer.name == "models-fetch":
         need(DEPTH_MODEL)  # fsync comes after the sha256 check: only the real file gets there

@@ -36,7 +36,8 @@ def _validate_outputs(input_path: Path, output: Path, save_matte: Path | None,
 
 def process_video(input_path, output, settings: BokehSettings, mask_path=None, matte_path=None,
                   save_matte=None, crf: int = 18, depth_map_path=None,
-                  depth_kind: str = "inverse") -> None:
+                  depth_kind: str = "inverse", threads: int | None = None,
+                  progress=None) -> None:
     """The ``livebokeh video`` job: blur every frame, keep audio and timestamps, write atomically.
 
     Everything is checked before any output is created: output types and folders, the input
@@ -48,21 +49,24 @@ def process_video(input_path, output, settings: BokehSettings, mask_path=None, m
     propagates after cleanup); the video and its matte appear together or not at all.
     ``depth_map_path`` is a still depth map (``perception.depth.load_depth_map``) used for
     every frame by the lens style.
+    ``threads``: the cores this job may use (decoder, encoder; None: all), so that batch
+    workers x threads never exceed the cores. ``progress``: anything with ``update(frames)``
+    (a batch's shared bar); None: a bar of its own when stderr is a terminal.
     """
     input_path, output = Path(input_path), Path(output)
     save_matte = Path(save_matte) if save_matte is not None else None
     _validate_outputs(input_path, output, save_matte, settings.background == "transparent")
-    with VideoReader(input_path) as reader:
+    with VideoReader(input_path, threads) as reader:
         load_still_inputs(settings, reader.size, mask_path, matte_path, depth_map_path,
                           depth_kind)
         with atomic_outputs(output, save_matte) as (tmp, tmp_matte):
-            _run(reader, tmp, tmp_matte, settings, crf)
+            _run(reader, tmp, tmp_matte, settings, crf, threads, progress)
         damage = reader.damage.summary()
         if damage is not None:
             print(f"livebokeh: warning: {input_path.name} is damaged: {damage}", file=sys.stderr)
 
 
-class _EvenBuffer:
+class EvenBuffer:
     """Reusable even-sized frame buffer (yuv420p needs even sides).
 
     The pipeline writes into ``view`` (the true size); ``padded()`` fills the extra last
@@ -85,20 +89,23 @@ class _EvenBuffer:
 
 
 def _run(reader: VideoReader, tmp: Path, tmp_matte: Path | None, settings: BokehSettings,
-         crf: int) -> None:
+         crf: int, threads: int | None = None, progress=None) -> None:
     """Decode, blur and encode every frame; audio packets are muxed as they are demuxed."""
     ms_per_tick = float(reader.video.time_base or Fraction(1, 1000)) * 1000.0
-    out = _EvenBuffer(*reader.size)
+    out = EvenBuffer(*reader.size)
     alpha = settings.background == "transparent"
-    rgba = _EvenBuffer(*reader.size, channels=4) if alpha else None
-    matte_out = _EvenBuffer(*reader.size, channels=1) if tmp_matte is not None else None
+    rgba = EvenBuffer(*reader.size, channels=4) if alpha else None
+    matte_out = EvenBuffer(*reader.size, channels=1) if tmp_matte is not None else None
     with contextlib.ExitStack() as stack:  # on error: writers abandoned, nothing flushed
-        writer = stack.enter_context(VideoWriter(tmp, reader, crf, alpha=alpha))
+        writer = stack.enter_context(VideoWriter(tmp, reader, crf, alpha=alpha,
+                                                 threads=threads))
         if tmp_matte is not None:
-            matte_writer = stack.enter_context(VideoWriter(tmp_matte, reader, crf, False))
-        progress = stack.enter_context(
-            tqdm(total=reader.frame_count, unit="frame", desc=reader.path.name,
-                 disable=not sys.stderr.isatty(), leave=False))
+            matte_writer = stack.enter_context(VideoWriter(tmp_matte, reader, crf, False,
+                                                           threads=threads))
+        if progress is None:
+            progress = stack.enter_context(
+                tqdm(total=reader.frame_count, unit="frame", desc=reader.path.name,
+                     disable=not sys.stderr.isatty(), leave=False))
         processor = stack.enter_context(BokehProcessor(settings, video=True))
         for kind, item, pts in reader.packets():
             if kind == "audio":

@@ -126,6 +126,46 @@ class AudioChunk(NamedTuple):
     damaged: bool
 
 
+class AudioChecker:
+    """Checks the audio packets of ``stream`` one by one, counting damage into ``damage``.
+
+    Each packet is decoded (a copy is checked this way too). A damaged one becomes its
+    length of silence; one stamped no later than the packet before (a damaged timestamp)
+    would break the output's timing, so it is left out entirely.
+    """
+
+    def __init__(self, stream: av.audio.stream.AudioStream, damage: DecodeDamage):
+        self.stream, self.damage = stream, damage
+        self._dts: int | None = None  # of the last packet passed on
+
+    def check(self, packet: av.Packet) -> AudioChunk:
+        if self._dts is not None and packet.dts <= self._dts:
+            self.damage.audio_packets += 1
+            return AudioChunk(packet, [], True)
+        self._dts = packet.dts
+        try:
+            return AudioChunk(packet, packet.decode(), False)
+        except av.FFmpegError:
+            self.damage.audio_packets += 1
+            return AudioChunk(packet, [self._silence(packet)], True)
+
+    def _silence(self, packet: av.Packet) -> av.AudioFrame:
+        """Silence as long as ``packet``, in the decoder's sample format, at its pts."""
+        context = self.stream.codec_context
+        rate = context.sample_rate or 48000
+        samples = context.frame_size or 1024
+        if packet.duration and packet.time_base:
+            samples = max(1, round(packet.duration * packet.time_base * rate))
+        fmt = context.format.name if context.format else "fltp"
+        frame = av.AudioFrame(format=fmt, layout=context.layout, samples=samples)
+        zero = b"\x80" if fmt.startswith("u8") else b"\x00"  # unsigned 8-bit centres at 128
+        for plane in frame.planes:
+            plane.update(zero * plane.buffer_size)
+        frame.sample_rate = rate
+        frame.pts, frame.time_base = packet.pts, packet.time_base
+        return frame
+
+
 class VideoReader:
     """Demuxes and decodes one input in a single pass: upright RGB frames and audio packets.
 
@@ -135,7 +175,7 @@ class VideoReader:
     ``damage`` counts what was lost (see ``DecodeDamage``).
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, threads: int | None = None):
         self.path = path = Path(path)
         self.container = _open_input(path)
         self.video = _main_video_stream(self.container)
@@ -147,10 +187,12 @@ class VideoReader:
                                      "(a damaged header?)")
             raise LivebokehError(f"no video stream in {path} (is it an audio file?)")
         self.video.thread_type = "AUTO"  # frame + slice threads: decoding is not the bottleneck
+        if threads:  # a batch worker's share of the cores (0 / None: FFmpeg picks)
+            self.video.thread_count = threads
         self.damage = DecodeDamage()
         self.audio = next((s for s in self.container.streams.audio if s.codec_context), None)
         self.damage.audio_unreadable = self.audio is None and bool(self.container.streams.audio)
-        self._audio_dts: int | None = None  # of the last audio packet passed on
+        self._audio = AudioChecker(self.audio, self.damage) if self.audio is not None else None
         self._video_packets = 0
         self._last_pts: int | None = None
         self._last_time = 0.0  # the last frame's time (s)
@@ -220,6 +262,18 @@ class VideoReader:
         yield from head
         yield from self._items
 
+    def seek(self, pts: int) -> None:
+        """Read on from the keyframe at or before ``pts`` (video time base), for batch segments.
+
+        ``packets()`` then starts at that keyframe; the first frame's pts is not repaired
+        against the frames before the seek.
+        """
+        self.container.seek(pts, stream=self.video, backward=True, any_frame=False)
+        self._head, self._last_pts, self._pending = [], None, []
+        if self._audio is not None:
+            self._audio = AudioChecker(self.audio, self.damage)
+        self._items = self._demux()
+
     def _demux(self) -> Iterator[tuple[str, object, int | None]]:
         streams = [self.video] + ([self.audio] if self.audio is not None else [])
         failures = 0
@@ -230,7 +284,7 @@ class VideoReader:
                     self._note_read(packet)
                     if packet.stream is self.audio:
                         if packet.dts is not None:
-                            yield "audio", self._checked_audio(packet), None
+                            yield "audio", self._audio.check(packet), None
                         continue
                     yield from self._decode(packet)
                 break  # the end of the file
@@ -268,38 +322,6 @@ class VideoReader:
         pts = self._monotonic(frame.pts)
         self._last_time = float(pts * self.video.time_base) if self.video.time_base else 0.0
         return "video", self._upright(frame), pts
-
-    def _checked_audio(self, packet: av.Packet) -> AudioChunk:
-        """The packet decoded; damaged: its length of silence, or nothing if it is out of time.
-
-        A packet stamped no later than the one before (a damaged timestamp) would break the
-        output's timing, so it is left out entirely.
-        """
-        if self._audio_dts is not None and packet.dts <= self._audio_dts:
-            self.damage.audio_packets += 1
-            return AudioChunk(packet, [], True)
-        self._audio_dts = packet.dts
-        try:
-            return AudioChunk(packet, packet.decode(), False)
-        except av.FFmpegError:
-            self.damage.audio_packets += 1
-            return AudioChunk(packet, [self._silence(packet)], True)
-
-    def _silence(self, packet: av.Packet) -> av.AudioFrame:
-        """Silence as long as ``packet``, in the decoder's sample format, at its pts."""
-        context = self.audio.codec_context
-        rate = context.sample_rate or 48000
-        samples = context.frame_size or 1024
-        if packet.duration and packet.time_base:
-            samples = max(1, round(packet.duration * packet.time_base * rate))
-        fmt = context.format.name if context.format else "fltp"
-        frame = av.AudioFrame(format=fmt, layout=context.layout, samples=samples)
-        zero = b"\x80" if fmt.startswith("u8") else b"\x00"  # unsigned 8-bit centres at 128
-        for plane in frame.planes:
-            plane.update(zero * plane.buffer_size)
-        frame.sample_rate = rate
-        frame.pts, frame.time_base = packet.pts, packet.time_base
-        return frame
 
     def _note_read(self, packet: av.Packet) -> None:
         """Remember how far into the file (seconds) the demuxer has read."""
@@ -384,16 +406,23 @@ class VideoWriter:
     re-encoded to AAC where the container cannot hold the codec. Frames must be even-sized
     (yuv420p); ``process_video`` pads odd sizes by one replicated row/column.
     As a context manager it finishes the file on success and abandons it on error.
+    ``with_audio``: a main output, which also gets the input's container metadata (title,
+    creation time, ...); a matte video or a batch segment gets neither. ``threads``: encoder
+    threads (None: the encoder's default, all cores).
     """
 
     def __init__(self, path: Path, reader: VideoReader, crf: int, with_audio: bool = True,
-                 alpha: bool = False):
+                 alpha: bool = False, threads: int | None = None):
         fmt = container_format(path)
         self.alpha = alpha
         options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
         self.container = av.open(str(path), "w", format=fmt, options=options)
         try:
+            if with_audio:
+                self.container.metadata.update(kept_metadata(reader.container.metadata))
             self._add_streams(fmt, reader, crf, with_audio)
+            if threads:
+                self.stream.codec_context.thread_count = threads
         except BaseException:
             self.abandon()
             raise
@@ -488,6 +517,14 @@ class VideoWriter:
         """Close without caring whether the file is valid: it is about to be deleted."""
         with contextlib.suppress(Exception):
             self.container.close()
+
+
+MUXER_METADATA = {"major_brand", "minor_version", "compatible_brands", "encoder"}
+
+
+def kept_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    """The input container's metadata an output keeps: all but what the muxer writes itself."""
+    return {key: value for key, value in metadata.items() if key.lower() not in MUXER_METADATA}
 
 
 def video_codec(fmt: str, alpha: bool, crf: int) -> tuple[str, str, dict[str, str]]:

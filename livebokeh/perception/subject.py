@@ -50,7 +50,10 @@ SKIP_MAX = 15  # frames in a row at most (the model still runs twice a second at
 PRESENCE_DECAY = 0.8  # per frame: how long the main subject's past places count as theirs
 PRESENCE_REACH = 0.04  # share of the box side a blob may be from the main subject's past
 KEEP_FEATHER = 0.03  # share of the box side kept around a kept blob (its soft edge)
-CROP_MODEL = "selfie"  # the square general model fits a square box
+CROP_MODEL = "selfie"  # the square general model fits a square box ...
+WIDE_CROP_MODEL = "selfie-landscape"  # ... and the 16:9 landscape model a wide group of people
+WIDE_PEOPLE = 1.4  # people's box width / height from which the wide model fits better: a
+# square box around two people side by side reaches far past the frame's top and bottom
 PEOPLE_MODES = ("all", "main")
 
 
@@ -99,15 +102,11 @@ class SubjectFinder:
         if people not in PEOPLE_MODES:
             raise ValueError(f"people must be one of {PEOPLE_MODES}")
         self.people = people
-        self.segmenter = PersonSegmenter(model, video=video)
-        self.box: Box | None = None
-        self._frame = 0
-        self._presence: np.ndarray | None = None  # main subject's recent places, full grid
         self.subject = subject  # the main subject's point (fractions) when first looking
-        self._pick = subject
-        self._last: PersonMask | None = None  # the last box pass that ran the model
-        self._skipped = 0
+        self.segmenter = PersonSegmenter(model, video=video)
+        self.crop_model = CROP_MODEL  # the model the box fits
         self.passes = 0  # model passes so far (frames whose crop did not change skip it)
+        self.reset()
 
     def __enter__(self) -> SubjectFinder:
         return self
@@ -120,16 +119,18 @@ class SubjectFinder:
 
     def reset(self) -> None:
         """Forget the stream: the next frame is looked at as if it were the first."""
-        self.box, self._presence, self._frame, self._pick = None, None, 0, self.subject
-        self._last = None
+        self.box: Box | None = None
+        self._people: Box | None = None  # the kept people's own box (frame px)
+        self._presence: np.ndarray | None = None  # main subject's recent places, full grid
+        self._last: PersonMask | None = None  # the last box pass that ran the model
+        self._frame, self._skipped, self._pick = 0, 0, self.subject
 
     def choose(self, people: str, subject: tuple[float, float] | None) -> None:
         """Switch the mode, or make the person at ``subject`` (fractions of width and height)
         the main subject from the next frame on; nothing changes if both are as they were."""
-        if people == self.people and subject == self.subject:
-            return
-        self.people, self.subject = people, subject
-        self.box, self._presence, self._pick, self._last = None, None, subject, None
+        if (people, subject) != (self.people, self.subject):
+            self.people, self.subject = people, subject
+            self.reset()
 
     def find(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> PersonMask:
         """Kept people's confidence for this frame, over the tracked box or the whole frame."""
@@ -157,10 +158,10 @@ class SubjectFinder:
         found = mask_box(keep.astype(np.uint8))
         if found is not None:
             people = frame.grid_box(found, grid)
-            if self.people == "all" and self.box is not None:  # newcomers join the box
-                people = people.union(self._unsquared(self.box))
+            if self.people == "all" and self._people is not None:  # newcomers join the box
+                people = people.union(self._people)
             if self.people == "all" or self.box is None:
-                self.box = self._limit(Box.square_around(people, CROP_SCALE), width, height)
+                self._fit(people, width, height)
             self._remember(keep.astype(np.float32), frame, width, height)
         else:
             self.box = None
@@ -210,13 +211,13 @@ class SubjectFinder:
     def _look_at_box(self, rgb: np.ndarray, timestamp_ms: int | None, width: int,
                      height: int) -> PersonMask:
         """Box pass: the general model on the tracked box; keep people, move the box."""
-        box = self.box
-        size = MODEL_SIZE[CROP_MODEL]
+        box, model = self.box, self.crop_model
+        size = MODEL_SIZE[model]
         seen = crop(rgb, box, size)
         if self._unchanged(box, seen):  # the box sees what it saw: the last answer stands
             self._skipped += 1
-            return PersonMask(self._last.confidence.copy(), seen, box)
-        confidence = self.segmenter.segment_small(seen, CROP_MODEL, timestamp_ms)
+            return PersonMask(self._last.confidence.copy(), seen, box, model)
+        confidence = self.segmenter.segment_small(seen, model, timestamp_ms)
         self.passes += 1
         scale = (box.width / size[0]) * (box.height / size[1])  # frame px per model px
         labels, stats = _blobs(confidence, MIN_BLOB_SHARE * width * height / scale)
@@ -232,8 +233,8 @@ class SubjectFinder:
             self._remember(keep.astype(np.float32), box, width, height)
         feather = max(3, int(KEEP_FEATHER * size[0]) | 1)
         confidence *= cv2.dilate(keep, np.ones((feather, feather), np.uint8))
-        self._last, self._skipped = PersonMask(confidence, seen, box), 0
-        return PersonMask(confidence.copy(), seen, box)
+        self._last, self._skipped = PersonMask(confidence, seen, box, model), 0
+        return PersonMask(confidence.copy(), seen, box, model)
 
     def _unchanged(self, box: Box, seen: np.ndarray) -> bool:
         """Whether the model may be skipped: same box, and under ``SKIP_CHANGED`` of the
@@ -251,26 +252,30 @@ class SubjectFinder:
                   height: int) -> None:
         """Place the next frame's box around the people kept in this one."""
         people = box.grid_box(mask_box(keep), size).clipped_to(width, height)
-        side = CROP_SCALE * max(people.width, people.height)
-        if _cut_off(keep, box, width, height):  # part of someone is outside: look wider
-            side = max(side, BORDER_GROWTH * box.width)
-        side = max(side, SHRINK_LIMIT * box.width)
+        self._fit(people, width, height, box, _cut_off(keep, box, width, height))
+
+    def _fit(self, people: Box, width: int, height: int, last: Box | None = None,
+             cut_off: bool = False) -> None:
+        """The box (and its model) around ``people``, ``CROP_SCALE`` times their size.
+
+        From ``last`` (this frame's box) it shrinks by ``SHRINK_LIMIT`` at most, grows by
+        ``BORDER_GROWTH`` where someone is cut off, and stays while within ``BOX_HOLD``.
+        """
+        wide = people.width >= WIDE_PEOPLE * people.height
+        model = WIDE_CROP_MODEL if wide else CROP_MODEL
+        aspect = MODEL_SIZE[model][0] / MODEL_SIZE[model][1]
+        side = CROP_SCALE * max(people.width, people.height * aspect)  # the box's width
+        same = last is not None and model == self.crop_model
+        if same:
+            side = max(side, SHRINK_LIMIT * last.width)
+            if cut_off:
+                side = max(side, BORDER_GROWTH * last.width)
+        side = min(max(side, 32.0), CROP_SCALE * max(width, height * aspect))
         cx, cy = (people.x0 + people.x1) / 2, (people.y0 + people.y1) / 2
-        moved = self._limit(Box(cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2),
-                            width, height)
-        if not _close(moved, box, BOX_HOLD):  # a still subject keeps its box (see SKIP_*)
-            self.box = moved
-
-    @staticmethod
-    def _limit(box: Box, width: int, height: int) -> Box:
-        """No smaller than 32 px, no larger than the frame's longer side x ``CROP_SCALE``."""
-        side = min(max(box.width, 32.0), CROP_SCALE * max(width, height))
-        cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
-        return Box(cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
-
-    @staticmethod
-    def _unsquared(box: Box) -> Box:
-        return Box.square_around(box, 1.0 / CROP_SCALE)
+        box = Box(cx - side / 2, cy - side / aspect / 2, cx + side / 2, cy + side / aspect / 2)
+        if not (same and _close(box, last, BOX_HOLD)):  # a still subject keeps its box
+            self.box, self.crop_model = box, model
+        self._people = people
 
     def _remember(self, keep: np.ndarray, region: Box, width: int, height: int) -> None:
         """Add the kept people's places (``keep`` over ``region``) to the presence memory."""
