@@ -226,28 +226,48 @@ def _parse_size(ctx, param, values):
               help="Frames timed per run (after warm-up).")
 @click.option("--warmup", type=click.IntRange(0), default=5, show_default=True)
 @click.option("--strength", "strengths", type=click.FloatRange(0, 100), multiple=True,
-              help="Strength; repeat for several (default 20 and 100).")
+              help="Strength; repeat for several (default 5, 15, 30, 60 and 100).")
 @click.option("--style", "styles", type=click.Choice(STYLES), multiple=True,
-              help="Blur style; repeat for several (default gaussian).")
+              help="Blur style; repeat for several (default: every style).")
 @click.option("--input", "input_path", type=existing_file,
               help="Image or video to time on (default: the bundled portrait photo, "
                    "else a generated scene with a figure).")
-@click.option("--baseline", is_flag=True,
-              help="Also time the naive blur-whole-frame pipeline (livebokeh.baseline) in the "
-                   "same run, and print livebokeh's time as a ratio of it.")
+@click.option("--baseline", "baseline_all", is_flag=True,
+              help="Time the naive blur-whole-frame pipeline (livebokeh.eval.baseline) at "
+                   "every strength [default: at strength 30 only].")
+@click.option("--no-baseline", is_flag=True, help="Do not time the naive pipeline.")
+@click.option("--lfbw", "lfbw_blurs", type=click.IntRange(1, 100), multiple=True,
+              help="Also time Linux-Fake-Background-Webcam's per-frame work with "
+                   "--background no,blur=N, and livebokeh at its sigma [default: 21 and 61].")
+@click.option("--no-lfbw", is_flag=True, help="Do not time the LFBW comparison.")
+@click.option("--whole-video", type=existing_file, metavar="CLIP",
+              help="Also time 'livebokeh video' against LFBW's loop on this clip (even-sized).")
+@click.option("--repeat", type=click.IntRange(1), default=3, show_default=True,
+              help="--whole-video: runs of each, alternating.")
 @click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
               show_default=True, help="Render on the GPU (CuPy) or the CPU.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_friendly
-def bench(sizes, frames, warmup, strengths, styles, input_path, baseline, backend,
-          as_json) -> None:
-    """Time each stage (segmentation, matte, depth, render, encode): median and p95 ms."""
-    from livebokeh.app.bench import format_table, run_bench
+def bench(sizes, frames, warmup, strengths, styles, input_path, baseline_all, no_baseline,
+          lfbw_blurs, no_lfbw, whole_video, repeat, backend, as_json) -> None:
+    """Time each stage (decode, segmentation, matte, depth, render, encode): median and p95 ms.
 
+    Also: the naive pipeline and Linux-Fake-Background-Webcam at the same sigma, and the
+    flatness of the cost across strengths, all from the same alternating runs.
+    """
+    from livebokeh.app.bench import DEFAULT_LFBW_BLURS, DEFAULT_STRENGTHS, format_table, run_bench
+    from livebokeh.app.bench import whole_video as time_whole_video
+
+    blurs = () if no_lfbw else (lfbw_blurs or DEFAULT_LFBW_BLURS)
     report = run_bench(sizes or [(640, 360), (1280, 720), (1920, 1080), (3840, 2160)],
-                       strengths or (20.0, 100.0),
+                       strengths or DEFAULT_STRENGTHS,
                        frames=frames, warmup=warmup, input_path=input_path,
-                       styles=styles or ("gaussian",), baseline=baseline, backend=backend)
+                       styles=styles or STYLES,
+                       baseline=False if no_baseline else (True if baseline_all else "reference"),
+                       lfbw_blurs=blurs, backend=backend)
+    if whole_video is not None:
+        report["whole_video"] = time_whole_video(whole_video, blurs or DEFAULT_LFBW_BLURS,
+                                                 repeat)
     if as_json:
         import json
 

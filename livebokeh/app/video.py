@@ -21,6 +21,9 @@ from livebokeh.io.atomic import atomic_output, check_output_path
 from livebokeh.io.video import VideoReader, VideoWriter, container_format, video_codec
 from livebokeh.pipeline import BokehProcessor
 from livebokeh.settings import BokehSettings
+from livebokeh.threads import ahead, limit_threads
+
+STAGE_DEPTH = 2  # frames waiting between two stages (more only adds memory and latency)
 
 
 def _validate_outputs(input_path: Path, output: Path, save_matte: Path | None,
@@ -36,7 +39,7 @@ def _validate_outputs(input_path: Path, output: Path, save_matte: Path | None,
 
 def process_video(input_path, output, settings: BokehSettings, mask_path=None, matte_path=None,
                   save_matte=None, crf: int = 18, depth_map_path=None,
-                  depth_kind: str = "inverse") -> None:
+                  depth_kind: str = "inverse", threads: int | None = None) -> None:
     """The ``livebokeh video`` job: blur every frame, keep audio and timestamps, write atomically.
 
     Everything is checked before any output is created: output types and folders, the input
@@ -46,15 +49,21 @@ def process_video(input_path, output, settings: BokehSettings, mask_path=None, m
     Ctrl-C or any error removes the temp files and leaves existing targets untouched
     (KeyboardInterrupt propagates after cleanup). ``depth_map_path`` is a still depth map
     (``perception.depth.load_depth_map``) used for every frame by the lens style.
+
+    ``threads``: CPU cores this job may keep busy (``livebokeh.threads``; default all). From
+    2 up, decoding, segmentation, matte + render and encoding of consecutive frames overlap
+    on their own threads; 1 runs them one after another with single-threaded OpenCV and
+    codecs (for parallel jobs: N jobs with ``threads=1`` on N cores).
     """
     input_path, output = Path(input_path), Path(output)
     save_matte = Path(save_matte) if save_matte is not None else None
     _validate_outputs(input_path, output, save_matte, settings.background == "transparent")
-    with VideoReader(input_path) as reader:
+    count = limit_threads(threads)
+    with VideoReader(input_path, threads=count) as reader:
         load_still_inputs(settings, reader.size, mask_path, matte_path, depth_map_path,
                           depth_kind)
         with atomic_output(output) as tmp, _matte_target(save_matte) as tmp_matte:
-            _run(reader, tmp, tmp_matte, settings, crf)
+            _run(reader, tmp, tmp_matte, settings, crf, count)
         if reader.truncated_after is not None:
             print(f"livebokeh: warning: {input_path.name} is truncated or corrupt after frame "
                   f"{reader.truncated_after}; the output ends there", file=sys.stderr)
@@ -86,32 +95,81 @@ class _EvenBuffer:
         return self.full
 
 
+class _Outputs:
+    """The buffers one output frame needs: the picture, and the alpha or matte if written.
+
+    A job keeps ``STAGE_DEPTH + 2`` of them and uses them in turn: that many frames can be in
+    flight between the render and the encoder (one rendered, ``STAGE_DEPTH`` waiting, one
+    being encoded), so a buffer is free again when its turn comes.
+    """
+
+    def __init__(self, size: tuple[int, int], alpha: bool, matte: bool):
+        self.image = _EvenBuffer(*size)
+        self.rgba = _EvenBuffer(*size, channels=4) if alpha else None
+        self.matte = _EvenBuffer(*size, channels=1) if matte else None
+
+    def fill(self, result) -> None:
+        """Keep what the encoder needs from ``result`` (the processor reuses its arrays)."""
+        if self.rgba is not None:  # transparent: colour and the matte as alpha
+            self.rgba.view[..., :3] = self.image.view
+            self.rgba.view[..., 3] = result.alpha
+        if self.matte is not None:
+            cv2.convertScaleAbs(result.matte, self.matte.view, alpha=255.0)
+
+
 def _run(reader: VideoReader, tmp: Path, tmp_matte: Path | None, settings: BokehSettings,
-         crf: int) -> None:
-    """Decode, blur and encode every frame; audio packets are muxed as they are demuxed."""
+         crf: int, threads: int = 1) -> None:
+    """Decode, blur and encode every frame; audio packets are muxed in their file order.
+
+    With ``threads`` > 1 four stages overlap (``threads.ahead``): decoding, segmentation
+    (``perceive``), matte + render (``finish``) and, on this thread, encoding; audio packets
+    pass through the stages untouched, so everything stays in file order.
+    """
     ms_per_tick = float(reader.video.time_base or Fraction(1, 1000)) * 1000.0
-    out = _EvenBuffer(*reader.size)
     alpha = settings.background == "transparent"
-    rgba = _EvenBuffer(*reader.size, channels=4) if alpha else None
-    matte_out = _EvenBuffer(*reader.size, channels=1) if tmp_matte is not None else None
+    pipelined = threads > 1
+    outputs = [_Outputs(reader.size, alpha, tmp_matte is not None)
+               for _ in range(STAGE_DEPTH + 2 if pipelined else 1)]
     with contextlib.ExitStack() as stack:  # on error: writers abandoned, nothing flushed
-        writer = stack.enter_context(VideoWriter(tmp, reader, crf, alpha=alpha))
+        writer = stack.enter_context(VideoWriter(tmp, reader, crf, alpha=alpha, threads=threads))
         if tmp_matte is not None:
-            matte_writer = stack.enter_context(VideoWriter(tmp_matte, reader, crf, False))
+            matte_writer = stack.enter_context(VideoWriter(tmp_matte, reader, crf, False,
+                                                           threads=threads))
         progress = stack.enter_context(
             tqdm(total=reader.frame_count, unit="frame", desc=reader.path.name,
                  disable=not sys.stderr.isatty(), leave=False))
         processor = stack.enter_context(BokehProcessor(settings, video=True))
-        for kind, item, pts in reader.packets():
+        frame_index = 0
+
+        def perceive(item):
+            kind, rgb, pts = item
+            if kind == "audio":
+                return item, None
+            return item, processor.perceive(rgb, round(pts * ms_per_tick))
+
+        def finish(pair):
+            nonlocal frame_index
+            (kind, rgb, pts), perception = pair
+            if kind == "audio":
+                return kind, rgb, None
+            buffers = outputs[frame_index % len(outputs)]
+            frame_index += 1
+            buffers.fill(processor.finish(rgb, perception, out=buffers.image.view))
+            return kind, buffers, pts
+
+        if pipelined:  # closed (threads joined) before the processor and writers close
+            stages = ahead(reader.packets(), depth=STAGE_DEPTH, name="decode")
+            stages = ahead(stages, perceive, depth=1, name="perceive")
+            stages = stack.enter_context(contextlib.closing(
+                ahead(stages, finish, depth=STAGE_DEPTH, name="render")))
+        else:
+            stages = map(finish, map(perceive, reader.packets()))
+        for kind, item, pts in stages:
             if kind == "audio":
                 writer.write_audio(item)
                 continue
-            result = processor.process(item, round(pts * ms_per_tick), out=out.view)
-            if rgba is not None:  # transparent: colour and the matte as alpha
-                rgba.view[..., :3] = out.view
-                rgba.view[..., 3] = result.alpha
-            writer.write_frame(out.padded() if rgba is None else rgba.padded(), pts)
-            if matte_out is not None:
-                cv2.convertScaleAbs(result.matte, matte_out.view, alpha=255.0)
-                matte_writer.write_frame(matte_out.padded(), pts)
+            image = item.image.padded() if item.rgba is None else item.rgba.padded()
+            writer.write_frame(image, pts)
+            if item.matte is not None:
+                matte_writer.write_frame(item.matte.padded(), pts)
             progress.update(1)

@@ -69,7 +69,7 @@ class VideoReader:
     output is created, and ``size`` already accounts for the rotation tag.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, threads: int | None = None):
         self.path = path = Path(path)
         self.container = _open_input(path)
         self.video = _main_video_stream(self.container)
@@ -77,6 +77,8 @@ class VideoReader:
             self.container.close()
             raise LivebokehError(f"no video stream in {path} (is it an audio file?)")
         self.video.thread_type = "AUTO"  # frame + slice threads: decoding is not the bottleneck
+        if threads is not None:  # livebokeh.threads: at most this many decoder threads
+            self.video.codec_context.thread_count = threads
         self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
         self.truncated_after: int | None = None
         self.decoded = 0
@@ -208,9 +210,10 @@ class VideoWriter:
     """
 
     def __init__(self, path: Path, reader: VideoReader, crf: int, with_audio: bool = True,
-                 alpha: bool = False):
+                 alpha: bool = False, threads: int | None = None):
         fmt = container_format(path)
         self.alpha = alpha
+        self.threads = threads  # livebokeh.threads: at most this many encoder threads
         options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
         self.container = av.open(str(path), "w", format=fmt, options=options)
         try:
@@ -239,6 +242,8 @@ class VideoWriter:
         self.stream.time_base = self.time_base
         self.stream.codec_context.time_base = self.time_base
         self.stream.options = options
+        if self.threads is not None:
+            self.stream.codec_context.thread_count = self.threads
         _tag_colours(self.stream.codec_context, self.matrix)
         self.audio_in = reader.audio if with_audio else None
         self.audio_out = None
