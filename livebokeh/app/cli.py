@@ -36,6 +36,10 @@ def _friendly(command):
 
 existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 output_file = click.Path(dir_okay=False, path_type=Path)
+threads_option = click.option(
+    "--threads", type=click.IntRange(1), default=None,
+    help="CPU cores to keep busy [default: all]. From 2 up, consecutive frames' stages "
+         "overlap on threads; with N jobs in parallel give each cores/N (1: no overlap).")
 
 
 def blur_options(command):
@@ -163,9 +167,10 @@ def photo(input_path, output, mask_path, matte_path, save_matte, quality, save_c
 @click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True,
               help="H.264 quality (lower is better).")
 @click.option("--no-temporal", is_flag=True, help="Do not smooth the matte over time.")
+@threads_option
 @_friendly
 def video(input_path, output, mask_path, matte_path, save_matte, crf, no_temporal,
-          depth_map_path, depth_kind, **blur):
+          depth_map_path, depth_kind, threads, **blur):
     """Blur the background of a video; audio and timestamps are kept."""
     from livebokeh.app.video import process_video
 
@@ -173,7 +178,7 @@ def video(input_path, output, mask_path, matte_path, save_matte, crf, no_tempora
     settings.temporal = not no_temporal
     process_video(input_path, output, settings, mask_path=mask_path, matte_path=matte_path,
                   save_matte=save_matte, crf=crf, depth_map_path=depth_map_path,
-                  depth_kind=depth_kind)
+                  depth_kind=depth_kind, threads=threads)
 
 
 @main.group(invoke_without_command=True)
@@ -312,11 +317,12 @@ def _camera_size(ctx, param, value):
                    "(e.g. 127.0.0.1:8787). Non-loopback addresses need --token.")
 @click.option("--token", envvar="LIVEBOKEH_TOKEN",
               help="--serve: every request must carry it (?token=, Bearer header).")
+@threads_option
 @blur_options
 @_friendly
 def cam(camera, loop, size, fps, vcam_device, vcam_backend, no_vcam, preview, stats, max_frames,
         max_seconds, json_summary, serve, token, mask_path, matte_path, save_matte,
-        depth_map_path, depth_kind, **blur):
+        depth_map_path, depth_kind, threads, **blur):
     """Blur a webcam live into a virtual camera (for Zoom, Meet, OBS...). Ctrl-C stops."""
     from livebokeh.app.live import run_cam
 
@@ -326,7 +332,8 @@ def cam(camera, loop, size, fps, vcam_device, vcam_backend, no_vcam, preview, st
             vcam_device=vcam_device, vcam_backend=vcam_backend, preview=preview,
             vcam=not no_vcam, stats=stats, max_frames=max_frames, max_seconds=max_seconds,
             json_summary=json_summary, mask_path=mask_path, matte_path=matte_path,
-            depth_map_path=depth_map_path, depth_kind=depth_kind, serve=serve, token=token)
+            depth_map_path=depth_map_path, depth_kind=depth_kind, serve=serve, token=token,
+            threads=threads)
 
 
 @main.command()

@@ -106,7 +106,8 @@ class LfbwProcessor:
 
     ``bgr=True`` takes frames in LFBW's channel order (OpenCV camera frames); with RGB
     frames the swap before the model is left out, so the model sees the right colours.
-    The segmenter is opened on the first frame. Use ``with`` or ``close()``.
+    The segmenter is opened on the first frame (untimed: its first call includes the
+    model load, as LFBW's start-up does). Use ``with`` or ``close()``.
     """
 
     def __init__(self, settings: LfbwSettings | None = None, bgr: bool = False):
@@ -128,6 +129,8 @@ class LfbwProcessor:
         """Step 1: the frame-size person mask (float32), as LFBW's ``ImageSegmenter``."""
         import mediapipe as mp
 
+        if self.segmenter is None:
+            self._open()
         height, width = frame.shape[:2]
         small = cv2.resize(frame, (MODEL_WIDTH, int(MODEL_WIDTH * height / width)),
                            interpolation=cv2.INTER_AREA)
@@ -162,8 +165,6 @@ class LfbwProcessor:
 
         ``timestamp_ms`` is ignored (LFBW runs the model in IMAGE mode).
         """
-        if self.segmenter is None:
-            self._open()
         t0 = time.perf_counter()
         mask = self.segment(frame)
         t1 = time.perf_counter()
