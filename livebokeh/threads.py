@@ -54,10 +54,14 @@ def opencv_threads(cores: int) -> int:
     return max(1, cores - 2)
 
 
-def limit_threads(threads: int | None) -> int:
-    """Apply the ``threads`` knob to this process (OpenCV's pool); returns the core count."""
+def limit_threads(threads: int | None, overlapped: bool = True) -> int:
+    """Apply the ``threads`` knob to this process (OpenCV's pool); returns the core count.
+
+    ``overlapped``: the job runs its stages on threads (video, camera); a single frame
+    (a photo) lets OpenCV use every core it was given.
+    """
     count = resolve_threads(threads)
-    cv2.setNumThreads(opencv_threads(count) if count > 1 else 1)
+    cv2.setNumThreads(opencv_threads(count) if overlapped and count > 1 else count)
     return count
 
 

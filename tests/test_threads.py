@@ -93,6 +93,7 @@ def test_threads_knob():
     try:
         assert limit_threads(1) == 1 and cv2.getNumThreads() == 1
         assert limit_threads(8) == 8 and cv2.getNumThreads() == 6  # stages use ~2 cores
+        assert limit_threads(8, overlapped=False) == 8 and cv2.getNumThreads() == 8
     finally:
         cv2.setNumThreads(before)
 

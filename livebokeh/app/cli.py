@@ -147,16 +147,17 @@ def main() -> None:
               help="lens: write the CoC radius in pixels (float32 .npy or .tiff).")
 @click.option("--save-depth", type=output_file,
               help="lens: write the depth used (16-bit PNG, 65535 = nearest).")
+@threads_option
 @_friendly
 def photo(input_path, output, mask_path, matte_path, save_matte, quality, save_coc, save_depth,
-          depth_map_path, depth_kind, **blur):
+          depth_map_path, depth_kind, threads, **blur):
     """Blur the background of a photo (JPEG, PNG, WebP, BMP, TIFF)."""
     from livebokeh.app.photo import process_photo
 
     process_photo(input_path, output, settings_from(**blur), mask_path=mask_path,
                   matte_path=matte_path, save_matte=save_matte, quality=quality,
                   depth_map_path=depth_map_path, depth_kind=depth_kind, save_coc=save_coc,
-                  save_depth=save_depth)
+                  save_depth=save_depth, threads=threads)
 
 
 @main.command()

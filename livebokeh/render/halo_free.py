@@ -102,15 +102,15 @@ def premultiplied_rgbw(small: np.ndarray, weight: np.ndarray) -> np.ndarray:
                         dtype=cv2.CV_32F)
 
 
-def normalized_gaussian(rgb: np.ndarray, matte: np.ndarray, sigma: float,
-                        level: int) -> np.ndarray:
-    """Halo-free gaussian background at pyramid ``level`` (float32 RGB 0..255).
+def normalized_gaussian(small: np.ndarray, matte_small: np.ndarray,
+                        sigma: float) -> np.ndarray:
+    """Halo-free gaussian blur of ``small`` (uint8 RGB, float32 RGB 0..255 out).
 
-    ``sigma`` is in full-resolution pixels: normalised convolution with push-pull fill.
+    ``matte_small`` is the matte at the same size and ``sigma`` is in its pixels: normalised
+    convolution with push-pull fill.
     """
-    weight = background_weight(halve(matte, level))
-    blurred = cv2.GaussianBlur(premultiplied_rgbw(halve(rgb, level), weight), (0, 0),
-                               sigma / (1 << level))
+    weight = background_weight(matte_small)
+    blurred = cv2.GaussianBlur(premultiplied_rgbw(small, weight), (0, 0), sigma)
     coverage = cv2.extractChannel(blurred, 3)
     coverage *= np.float32(1.0 / 255.0)
     return push_pull_fill(cv2.cvtColor(blurred, cv2.COLOR_RGBA2RGB), coverage)
@@ -132,20 +132,21 @@ def gaussian_background(rgb: np.ndarray, matte: np.ndarray, sigma: float,
     """
     level = pyramid_level(sigma)
     coarse = fill_level(rgb.shape[1], rgb.shape[0])
+    small, matte_small = halve(rgb, level), halve(matte, coarse)
     if level >= coarse:
-        return normalized_gaussian(rgb, matte, sigma, level)
-    small = halve(rgb, level)
+        return normalized_gaussian(small, halve(matte_small, level - coarse),
+                                   sigma / (1 << level))
     plain = None
     if level == 0 and work is not None:
         plain = work.get("plain")
         if plain is None or plain.shape != rgb.shape:
             plain = work["plain"] = np.empty_like(rgb)
-    fine_sigma = sigma / (1 << level)
+    fine_sigma, coarse_sigma = sigma / (1 << level), sigma / (1 << coarse)
     size = 2 * math.ceil(PLAIN_REACH * fine_sigma) + 1
     plain = cv2.GaussianBlur(small, (size, size), fine_sigma, dst=plain)
-    plain_coarse = cv2.GaussianBlur(halve(rgb, coarse).astype(np.float32), (0, 0),
-                                    sigma / (1 << coarse))
-    correction = cv2.subtract(normalized_gaussian(rgb, matte, sigma, coarse), plain_coarse)
+    small = halve(small, coarse - level)
+    correction = cv2.subtract(normalized_gaussian(small, matte_small, coarse_sigma),
+                              cv2.GaussianBlur(small.astype(np.float32), (0, 0), coarse_sigma))
     add_upsampled(plain, correction)
     return plain
 
