@@ -14,7 +14,8 @@ means no person was found, and then the matte timings are not representative.
 
 Comparisons, each from the same alternating run: the naive blur-whole-frame pipeline
 (``eval.baseline``) at the same sigma; Linux-Fake-Background-Webcam's per-frame work
-(``eval.lfbw``) with ``blur=21`` and ``blur=61``, against livebokeh at the strength whose
+(``eval.lfbw``) by default, with ``blur=21`` and with ``blur=61``, against livebokeh at the
+strength whose
 sigma equals LFBW's effective blur sigma at that size; and the flatness of the cost across
 strengths (every strength over strength 30). ``whole_video`` times the ``livebokeh video``
 job against LFBW's work in the same PyAV decode/encode loop, on a real clip.
@@ -47,7 +48,9 @@ CYCLE = 30  # distinct frames per run from a picture; timed frames cycle through
 MAX_VIDEO_FRAMES = 60  # frames kept from an input video (60 at 1920x1080: 370 MB)
 DEFAULT_STRENGTHS = (5.0, 15.0, 30.0, 60.0, 100.0)
 REFERENCE_STRENGTH = 30.0  # flatness: every strength's cost over this one's (the default)
-DEFAULT_LFBW_BLURS = (21, 61)  # Linux-Fake-Background-Webcam's --background no,blur=N
+# Linux-Fake-Background-Webcam's --background no (None: its default kernel 21) and
+# --background no,blur=N (21, 61): the "blur 21" and "blur 61"
+DEFAULT_LFBW_BLURS = (None, 21, 61)
 IO_STAGES = ("decode", "encode")  # the rest of a frame's stages are its "process" time
 
 
@@ -512,7 +515,7 @@ def format_table(report: dict) -> str:
     names = []
     for run in report["runs"]:
         names += [n for n in run["stages"] if n not in names]
-    header = f"{'size':>10} {'style':>9} {'str':>5} " + " ".join(f"{n:>14}" for n in names)
+    header = f"{'size':>10} {'style':>12} {'str':>5} " + " ".join(f"{n:>14}" for n in names)
     lines = [header + f" {'total':>14} {'fps':>6}"]
     for run in report["runs"]:
         cells = []
@@ -520,7 +523,7 @@ def format_table(report: dict) -> str:
             s = run["stages"].get(name)
             cells.append(f"{s['median_ms']:6.2f} ({s['p95_ms']:5.1f})" if s else f"{'-':>14}")
         t = run["total"]
-        lines.append(f"{run['size']:>10} {run['style']:>9} {run['strength']:5.1f} "
+        lines.append(f"{run['size']:>10} {run['style']:>12} {run['strength']:5.1f} "
                      + " ".join(cells)
                      + f" {t['median_ms']:6.2f} ({t['p95_ms']:5.1f}) {t['fps']:6.1f}")
     for entry in report.get("flatness", []):

@@ -224,6 +224,22 @@ def _parse_size(ctx, param, values):
     return sizes
 
 
+def _parse_lfbw(ctx, param, values):
+    blurs = []
+    for value in values:
+        if str(value).strip().lower() == "default":
+            blurs.append(None)
+            continue
+        try:
+            blur = int(value)
+        except ValueError:
+            blur = 0
+        if not 1 <= blur <= 100:
+            raise click.BadParameter(f"'{value}' is not 'default' or a blur value 1..100")
+        blurs.append(blur)
+    return tuple(blurs)
+
+
 @main.command()
 @click.option("--size", "sizes", multiple=True, callback=_parse_size, metavar="WxH",
               help="Frame size; repeat for several (default 640x360, 1280x720, 1920x1080, "
@@ -242,9 +258,11 @@ def _parse_size(ctx, param, values):
               help="Time the naive blur-whole-frame pipeline (livebokeh.eval.baseline) at "
                    "every strength [default: at strength 30 only].")
 @click.option("--no-baseline", is_flag=True, help="Do not time the naive pipeline.")
-@click.option("--lfbw", "lfbw_blurs", type=click.IntRange(1, 100), multiple=True,
+@click.option("--lfbw", "lfbw_blurs", multiple=True, callback=_parse_lfbw,
+              metavar="default|N",
               help="Also time Linux-Fake-Background-Webcam's per-frame work with "
-                   "--background no,blur=N, and livebokeh at its sigma [default: 21 and 61].")
+                   "--background no (default) or --background no,blur=N, and livebokeh at "
+                   "its sigma [default: default, 21 and 61].")
 @click.option("--no-lfbw", is_flag=True, help="Do not time the LFBW comparison.")
 @click.option("--whole-video", type=existing_file, metavar="CLIP",
               help="Also time 'livebokeh video' against LFBW's loop on this clip (even-sized).")
