@@ -223,19 +223,20 @@ FRACTION = (float(np.nextafter(np.float32(0), np.float32(1))),
             float(np.nextafter(np.float32(1), np.float32(0))))  # float32 range 0 < m < 1
 
 
-def edge_tiles(matte: np.ndarray, work: dict[str, np.ndarray]):
+def edge_tiles(matte: np.ndarray, work: dict[str, np.ndarray], between=FRACTION):
     """(row slice, column slice) of runs of ``COMPOSITE_TILE`` tiles with 0 < matte < 1.
 
-    The fractional pixels are marked in one pass (``cv2.inRange``, uint8) into a
-    zero-padded buffer whose sides are multiples of the tile, then reduced to one flag per
-    tile by maxima over the tile's rows and columns.
+    ``between``: the values that count as fractional, inclusive (float32 0 < m < 1 by
+    default; ``(1, 254)`` for a uint8 weight). They are marked in one pass
+    (``cv2.inRange``, uint8) into a zero-padded buffer whose sides are multiples of the
+    tile, then reduced to one flag per tile by maxima over the tile's rows and columns.
     """
     h, w = matte.shape
     tile = COMPOSITE_TILE
     gh, gw = -(-h // tile), -(-w // tile)
     if work.get("edge") is None or work["edge"].shape != (gh * tile, gw * tile):
         work["edge"] = np.zeros((gh * tile, gw * tile), np.uint8)
-    cv2.inRange(matte, *FRACTION, dst=work["edge"][:h, :w])
+    cv2.inRange(matte, *between, dst=work["edge"][:h, :w])
     rows = work["edge"].reshape(gh, tile, gw * tile).max(axis=1)
     flags = np.zeros((gh, gw + 2), np.int8)
     flags[:, 1:-1] = rows.reshape(gh, gw, tile).max(axis=2) > 0
