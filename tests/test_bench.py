@@ -105,6 +105,10 @@ def test_json_compares_with_the_baseline_and_lfbw_at_the_same_sigma(report):
         assert entry["lfbw_ms"] == peer["process"]["median_ms"]
         assert entry["speedup"] == pytest.approx(entry["lfbw_ms"] / entry["livebokeh_ms"],
                                                  abs=1e-3)
+        ours = next(r for r in report["runs"] if r.get("matches") == entry["lfbw"])
+        per_frame = np.array(peer["process_ms"]) / np.array(ours["process_ms"])
+        assert len(per_frame) == 5 and entry["paired_speedup"] == pytest.approx(
+            np.median(per_frame), abs=1e-3)
 
 
 def test_json_reports_settings_and_machine(report):
