@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from livebokeh.matte.refine import MatteRefiner, apply_refine_mask
+from livebokeh.matte.refine import PHOTO, VIDEO, MatteRefiner, apply_refine_mask, blur_erased
 from livebokeh.matte.temporal import MatteSmoother
-from livebokeh.perception.segmentation import PersonSegmenter
+from livebokeh.perception.subject import PersonMask, SubjectFinder
 from livebokeh.render.backend import make_renderer, select_backend
 from livebokeh.render.background import Backdrop, cutout, replace_background
 from livebokeh.render.cpu import CpuRenderer
@@ -28,7 +28,7 @@ from livebokeh.render.dof import DepthOfField
 from livebokeh.render.grain import add_grain
 from livebokeh.render.halo_free import blur_radius
 from livebokeh.render.renderer import GrainState
-from livebokeh.settings import BLUR, TRANSPARENT, BokehSettings
+from livebokeh.settings import BLUR, TRANSPARENT, BokehSettings, parse_focus
 from livebokeh.threads import ahead, resolve_threads
 
 log = logging.getLogger("livebokeh")
@@ -63,13 +63,11 @@ class FrameResult:
 class Perception:
     """What the perception stage hands to the matte stage for one frame (owned arrays).
 
-    ``mask``: person confidence (float32 0..1) at the model's resolution, or None when the
-    settings give a matte. ``seen``: the low-resolution RGB uint8 image the model saw (motion
-    evidence for the temporal filter). ``timings_ms``: time spent, per stage.
+    ``person``: the people's confidence over a frame region (``PersonMask``), or None when
+    the settings give a matte. ``timings_ms``: time spent, per stage.
     """
 
-    mask: np.ndarray | None
-    seen: np.ndarray | None
+    person: PersonMask | None
     timings_ms: dict[str, float]
 
 
@@ -94,8 +92,9 @@ class BokehProcessor:
     def __init__(self, settings: BokehSettings | None = None, video: bool = True):
         self.settings = settings or BokehSettings()
         self.video = video
-        self.segmenter = PersonSegmenter(self.settings.segmenter_model, video=video)
-        self.refiner = MatteRefiner(guide="luma" if video else "color")
+        s = self.settings
+        self.finder = SubjectFinder(s.people, s.segmenter_model, video, s.subject)
+        self.refiner = MatteRefiner(VIDEO if video else PHOTO)
         self.smoother = MatteSmoother() if video and self.settings.temporal else None
         self._matte: np.ndarray | None = None
         self._out: np.ndarray | None = None
@@ -116,7 +115,7 @@ class BokehProcessor:
         self.close()
 
     def close(self) -> None:
-        self.segmenter.close()
+        self.finder.close()
         if self.dof is not None:
             self.dof.close()
 
@@ -124,10 +123,10 @@ class BokehProcessor:
         """Use ``settings`` from the next frame on (live control); the stream state is kept.
 
         Switching to the lens style opens the depth of field (model load, once); a new focus
-        point is taken over without reloading; switching away closes it.
+        point is taken over without reloading; switching away closes it. A new ``people``
+        mode or ``subject`` point takes effect on the next frame (the person at the point
+        becomes the main subject).
         """
-        from livebokeh.settings import parse_focus
-
         face_changed = (settings.focus == "face") != (self.settings.focus == "face")
         dof = self.dof
         if dof is not None and (settings.style != "lens" or face_changed):
@@ -138,6 +137,7 @@ class BokehProcessor:
             dof.settings, dof.focus = settings, parse_focus(settings.focus)
         if self.dof is not None and dof is not self.dof:
             self.dof.close()
+        self.finder.choose(settings.people, settings.subject)
         self.settings, self.dof = settings, dof
 
     def _buffers(self, height: int, width: int) -> None:
@@ -146,38 +146,36 @@ class BokehProcessor:
             self._matte = np.empty((height, width), np.float32)
 
     def perceive(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> Perception:
-        """The perception stage: where the person is in this frame (the model's confidence).
+        """The perception stage: where the people are in this frame (the model's confidence).
 
         Its result owns its arrays, so the next frame's ``perceive`` may run on another thread
         while ``finish`` works on this one. Frames must be perceived in order.
         """
         if self.settings.matte is not None:
-            return Perception(None, None, {})
+            return Perception(None, {})
         t0 = time.perf_counter()
-        if self.video:
-            mask = self.segmenter.segment(rgb, timestamp_ms)
-        else:
-            mask = self.segmenter.segment_zoomed(rgb)
-        seen = self.segmenter.last_input.copy()
-        return Perception(mask, seen, {"segmentation": (time.perf_counter() - t0) * 1e3})
+        if not self.video:
+            self.finder.reset()  # every photo on its own
+        person = self.finder.find(rgb, timestamp_ms)
+        return Perception(person, {"segmentation": (time.perf_counter() - t0) * 1e3})
 
     def matte_from(self, rgb: np.ndarray, perception: Perception) -> np.ndarray:
         """The matte stage: frame-size matte (float32 0..1) from a frame's perception."""
         height, width = rgb.shape[:2]
         self._buffers(height, width)
         t0 = time.perf_counter()
-        if perception.mask is None:
+        if perception.person is None:
             given = self.settings.matte
             if self._given is None or self._given[0] is not given or \
                     self._given[1].shape != (height, width):  # converted once, not per frame
                 self._given = (given, _given_matte(given, width, height))
             np.copyto(self._matte, self._given[1])
         else:
-            mask = perception.mask
+            person = perception.person
+            confidence = None
             if self.smoother is not None:
-                luma = cv2.cvtColor(perception.seen, cv2.COLOR_RGB2GRAY)
-                mask = self.smoother.update(mask, luma.astype(np.float32) / 255.0)
-            self.refiner.refine(rgb, mask, out=self._matte)
+                confidence = self.smoother.update(person)
+            self.refiner.refine(rgb, person, confidence, out=self._matte)
         if self.settings.refine_mask is not None:
             apply_refine_mask(self._matte, self.settings.refine_mask)
         self._lap("matte", t0)
@@ -226,7 +224,12 @@ class BokehProcessor:
             return None
         t0 = time.perf_counter()
         max_radius = blur_radius(self.settings.strength, rgb.shape[1], rgb.shape[0])
-        coc = self.dof.coc(rgb, matte, max_radius, frame_size=not self.video)
+        erase = self.settings.refine_mask
+        # video renders take the CoC at the depth map's resolution (never made at frame size);
+        # erase strokes are painted at frame size, so then the CoC is too
+        coc = self.dof.coc(rgb, matte, max_radius, frame_size=not self.video or erase is not None)
+        if erase is not None:  # erase strokes blur whatever the depth
+            blur_erased(coc, erase, max_radius)
         self._lap("depth", t0)
         return coc
 

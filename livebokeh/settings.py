@@ -17,6 +17,7 @@ from livebokeh.errors import LivebokehError
 
 STYLES = ("gaussian", "lens", "motion", "radial")
 SEGMENTER_MODELS = ("auto", "general", "landscape")
+PEOPLE = ("all", "main")
 BLUR, TRANSPARENT, REPLACE = "blur", "transparent", "replace"
 COLOUR_PATTERN = re.compile(r"#?([0-9a-fA-F]{6})")
 
@@ -33,6 +34,9 @@ class BokehSettings:
     ``refine_mask``: optional HxW uint8 brush mask (255 keep sharp, 0 blur, 128 automatic).
     ``matte``: optional HxW uint8/float matte (255 or 1.0 = subject) replacing segmentation.
     ``temporal``: smooth the matte over time (video and camera; ignored for single images).
+    ``people``: "all" keeps everyone sharp; "main" keeps one person (the largest and most
+    central when first seen, then tracked) and blurs bystanders; ``subject`` (x, y in 0..1)
+    names that person by a point on them instead.
     ``angle`` (degrees, 0 = horizontal, counter-clockwise) and ``length`` (pixels; None:
     from strength) shape the motion style; ``center`` (x, y in 0..1) and ``amount`` (0..100;
     None: strength) the radial style. ``grain``: "auto", "off" or 0..100.
@@ -46,6 +50,8 @@ class BokehSettings:
     style: str = "gaussian"
     strength: float = 30.0
     segmenter_model: str = "auto"
+    people: str = "all"
+    subject: tuple[float, float] | None = None
     temporal: bool = True
     refine_mask: np.ndarray | None = field(default=None, repr=False)
     matte: np.ndarray | None = field(default=None, repr=False)
@@ -78,6 +84,11 @@ class BokehSettings:
                 f"unknown segmenter model '{self.segmenter_model}' "
                 f"(choose from {', '.join(SEGMENTER_MODELS)})"
             )
+        if self.people not in PEOPLE:
+            raise LivebokehError(f"unknown people mode '{self.people}' (choose all or main)")
+        if self.subject is not None and (len(self.subject) != 2 or
+                                         not all(0 <= float(c) <= 1 for c in self.subject)):
+            raise LivebokehError(f"subject must be X,Y with both in 0..1, got {self.subject}")
         if self.blades != 0 and not 5 <= self.blades <= 9:
             raise LivebokehError(f"blades must be 0 (round) or 5..9, got {self.blades}")
         if len(self.center) != 2 or not all(0 <= float(c) <= 1 for c in self.center):

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from livebokeh.eval import baseline, report
+from livebokeh.eval import matte_quality as quality
 from livebokeh.perception.segmentation import PersonSegmenter, choose_model
 from livebokeh.pipeline import BokehProcessor
 from livebokeh.settings import BokehSettings
@@ -272,6 +273,43 @@ def quality_markdown(result: dict) -> list[str]:
     return lines
 
 
+def matte_markdown(result: dict) -> list[str]:
+    """The photo matte on both halves of people-masks and the video matte on real clips."""
+    halves = result["photo_halves"]
+    lines = ["## Photo matte (people-masks, each half)", "",
+             "Raw: the general model's confidence on the whole photo (bilinear, 0.5). livebokeh: "
+             "`BokehProcessor(video=False)` (whole-photo pass, a pass on the people's box, colour "
+             "guided filter, the photo calibration fitted on the even half). Targets: IoU >= raw "
+             "+ 0.01 and boundary F >= raw + 0.05 on each half.", "",
+             report.markdown_table(["half", "photos", "raw IoU", "livebokeh IoU", "raw BF",
+                                    "livebokeh BF"],
+                                   [[name, h["n"], h["raw_iou"], h["iou"], h["raw_bf"], h["bf"]]
+                                    for name, h in halves.items()]), ""]
+    video = result["video_matte"]
+    lines += ["## Video matte (DAVIS person clips and a still-camera clip)", "",
+              "`scripts/measure_video_matte.py`. Raw: the landscape model on each whole frame, "
+              "upsampled bilinearly. all / main: `BokehProcessor(BokehSettings(people=...), "
+              "video=True)`. IoU and boundary F (2 px) at 0.5; dtSSD x100 (per frame pair the RMS "
+              "of the matte's change minus the truth's, averaged); flips: share of static pixels "
+              "(covered by the subject in neither frame) whose label changes. Half A: lucia, "
+              "dance-jump, swing; half B: hike, rollerblade. DAVIS frames: CC BY 4.0 (Perazzi et "
+              "al., CVPR 2016).", "", quality.video_table(video), "",
+              "![raw vs livebokeh matte on DAVIS rollerblade](matte-video.png)", ""]
+    held = result.get("held")
+    if held:
+        lines += ["## Hands and held objects", "",
+                  "`scripts/measure_held_objects.py`: share of the truth's person pixels in a box "
+                  "around a hand or a held object that stay sharp: by the photo matte, by the "
+                  "video matte (gaussian, motion, radial), by depth alone (lens, |CoC| <= 1 px at "
+                  "strength 30) and in the lens style (matte or depth).", "",
+                  report.markdown_table(["frame", "held", "photo matte", "video matte",
+                                         "depth alone", "lens"],
+                                        [[r["image"], r["held"], r["matte"], r["video"],
+                                          r["depth"], r["lens"]] for r in held]), "",
+                  "![held objects](held-objects.png)", ""]
+    return lines
+
+
 def lens_depth_markdown(result: dict) -> list[str]:
     lens = result["lens"]
     lines = ["## Lens blur fidelity (synthetic RGB-D scenes)", "",
@@ -301,7 +339,10 @@ def markdown(result: dict, folder: Path) -> str:
         lines += speed_markdown(result["bench"])
         if "chart" in result:
             lines += [f"![ms per stage]({os.path.relpath(result['chart'], folder)})", ""]
-    lines += quality_markdown(result) + lens_depth_markdown(result)
+    lines += quality_markdown(result)
+    if "video_matte" in result:
+        lines += matte_markdown(result)
+    lines += lens_depth_markdown(result)
     if result.get("contact_sheets"):
         lines += ["## Contact sheets", "",
                   "input, reference mask, raw MediaPipe, livebokeh matte, depth; baseline and "
@@ -321,6 +362,8 @@ def main() -> None:
     parser.add_argument("--pictures", type=Path, help="folder for contact sheets (e.g. docs)")
     parser.add_argument("--bench-json", type=Path, help="output of livebokeh bench --json")
     parser.add_argument("--chart", type=Path, help="bar chart PNG of --bench-json stages")
+    parser.add_argument("--held-json", type=Path,
+                        help="rows printed by scripts/measure_held_objects.py --json")
     args = parser.parse_args()
     people = args.shared / "testdata" / "people-masks"
     model = args.shared / DEPTH_FILE
@@ -328,6 +371,13 @@ def main() -> None:
               "temporal": temporal(args.shared / "testdata" / "tennis-vest"),
               "halo": halo(people, report.HALO_PAIRS[:args.halo_pairs]),
               "lens": lens_fidelity(), "depth": depth_ordering(model)}
+    clips = quality.load_davis(args.shared / "testdata" / "davis-people")
+    clips.append(quality.still_camera_clip(people))
+    result["video_matte"] = quality.measure_video(clips)
+    result["photo_halves"] = {half: quality.photo_scores(people, range(start, 101, 2))
+                              for half, start in (("even", 2), ("odd", 1))}
+    if args.held_json:
+        result["held"] = json.loads(args.held_json.read_text())
     if args.pictures:
         result["contact_sheets"] = contact_sheets(people, CONTACT_IMAGES, model, args.pictures)
     if args.bench_json:

@@ -52,6 +52,37 @@ def load_person(index: int) -> tuple[np.ndarray, np.ndarray]:
     return rgb, mask > 127
 
 
+def two_people_scene(size: tuple[int, int] = (960, 540), shift: int = 0) -> np.ndarray:
+    """Two real people (people-masks 66 left, 100 right) over a real person-free background.
+
+    ``shift`` moves both to the right by that many pixels (frames of a video).
+    """
+    from livebokeh.eval.report import composite_over, load_person, person_free_background
+
+    back, back_alpha = load_person(need(PEOPLE), 86)
+    scene = person_free_background(back, back_alpha, *size)
+    for index, x0 in ((66, 80 + shift), (100, 560 + shift)):
+        rgb, alpha = load_person(PEOPLE, index)
+        ys, xs = np.nonzero(alpha > 0.5)
+        crop = slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
+        scale = 0.9 * size[1] / (ys.max() + 1 - ys.min())
+        person = cv2.resize(rgb[crop], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        matte = cv2.resize(alpha[crop], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        width = min(person.shape[1], size[0] - x0)
+        region = scene[size[1] - person.shape[0]:, x0:x0 + width]
+        region[:] = composite_over(person[:, :width], matte[:, :width], region)
+    return scene
+
+
+LEFT_PERSON, RIGHT_PERSON = (0.14, 0.45, 0.26, 0.7), (0.63, 0.45, 0.7, 0.7)  # x0 y0 x1 y1
+
+
+def two_people_photo(path: Path) -> Path:
+    """``two_people_scene`` written as a PNG at ``path``."""
+    cv2.imwrite(str(path), cv2.cvtColor(two_people_scene(), cv2.COLOR_RGB2BGR))
+    return path
+
+
 def tennis_frames() -> list[np.ndarray]:
     return [load_rgb(p) for p in sorted(need(TENNIS).glob("*.jpg"))]
 

@@ -151,6 +151,18 @@ async def drive(page: Page, fed) -> None:
     focus = fed.control.settings.focus  # the page shows it once the server has answered
     await page.wait_for(f"document.getElementById('focus').textContent === '{focus}'")
 
+    # People: one person sharp, picked by a click on the picture.
+    await page.evaluate("document.getElementById('people').value = 'main';"
+                        "document.getElementById('people').dispatchEvent(new Event('change'))")
+    await loop_wait(lambda: fed.control.settings.people == "main", fed)
+    assert await page.evaluate("document.getElementById('click-sets').value") == "subject"
+    await page.click(preview["x"] + 0.6 * preview["w"], preview["y"] + 0.5 * preview["h"])
+    await loop_wait(lambda: fed.control.settings.subject is not None, fed)
+    x, y = fed.control.settings.subject
+    assert abs(x - 0.6) <= 0.01 and abs(y - 0.5) <= 0.01
+    await loop_wait(lambda: fed.processor.finder.subject == fed.control.settings.subject)
+    assert fed.control.settings.focus == focus  # that click did not move the focus
+
     # The page shows the live picture: a screenshot of the preview is not blank.
     shot = await page.screenshot(preview)
     assert shot.shape[0] > 100 and shot.std() > 20

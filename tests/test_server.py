@@ -224,6 +224,20 @@ def test_focus_point_reaches_the_processor(fed):
     post(fed, {"focus": "auto"})
 
 
+def test_a_click_picks_the_person_kept_sharp(fed):
+    for bad, words in (({"subject": "left"}, "subject"), ({"subject": [2, 0.5]}, "0..1"),
+                       ({"people": "some"}, "people")):
+        reply = post(fed, bad)
+        assert reply.status_code == 400 and words in reply.json()["error"]
+    reply = post(fed, {"people": "main", "subject": "0.4,0.6"})
+    assert reply.json()["people"] == "main" and reply.json()["subject"] == [0.4, 0.6]
+    deadline = time.time() + 5
+    while fed.processor.finder.subject != (0.4, 0.6) and time.time() < deadline:
+        time.sleep(0.05)
+    assert (fed.processor.finder.people, fed.processor.finder.subject) == ("main", (0.4, 0.6))
+    post(fed, {"people": "all", "subject": None})
+
+
 def test_a_foreign_host_name_is_refused_without_a_token(fed):
     reply = requests.get(fed.url + "api/settings", headers={"Host": "evil.example"}, timeout=10)
     assert reply.status_code == 403

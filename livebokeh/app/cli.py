@@ -52,6 +52,13 @@ def blur_options(command):
         click.option("--segmenter", "segmenter_model", type=click.Choice(SEGMENTER_MODELS),
                      default="auto", show_default=True,
                      help="Selfie model: by aspect ratio, general 256x256 or landscape 144x256."),
+        click.option("--people", type=click.Choice(["all", "main"]), default="all",
+                     show_default=True,
+                     help="Keep everyone sharp, or one person (largest and most central, "
+                          "then tracked) and blur bystanders."),
+        click.option("--subject", callback=_parse_optional_point, default=None, metavar="X,Y",
+                     help="--people main: the person at this point (fractions of width and "
+                          "height) [default: the largest and most central]."),
         click.option("--mask", "mask_path", type=existing_file,
                      help="Refine mask image: white keeps sharp, black blurs, grey automatic."),
         click.option("--matte", "matte_path", type=existing_file,
@@ -101,6 +108,10 @@ def blur_options(command):
     return config_option(command)  # --config FILE: these and the command's options from TOML
 
 
+def _parse_optional_point(ctx, param, value):
+    return None if value is None else _parse_point(ctx, param, value)
+
+
 def _parse_point(ctx, param, value):
     try:
         x, y = (float(v) for v in str(value).split(","))
@@ -111,9 +122,9 @@ def _parse_point(ctx, param, value):
     return x, y
 
 
-SETTINGS_KEYS = ("style", "strength", "segmenter_model", "grain", "angle", "length", "center",
-                 "amount", "blades", "blade_rotation", "focus", "near_blur", "depth_model",
-                 "depth_every", "background", "backend")
+SETTINGS_KEYS = ("style", "strength", "segmenter_model", "people", "subject", "grain", "angle",
+                 "length", "center", "amount", "blades", "blade_rotation", "focus", "near_blur",
+                 "depth_model", "depth_every", "background", "backend")
 
 
 def settings_from(**options) -> BokehSettings:
@@ -353,6 +364,30 @@ def cam(camera, loop, size, fps, vcam_device, vcam_backend, no_vcam, preview, st
             json_summary=json_summary, mask_path=mask_path, matte_path=matte_path,
             depth_map_path=depth_map_path, depth_kind=depth_kind, serve=serve, token=token,
             threads=threads)
+
+
+@main.command()
+@click.argument("photos", metavar="[PHOTO]...", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--serve", default="127.0.0.1:0", show_default=True, metavar="HOST:PORT",
+              help="Where to serve the editor (port 0: a free one). Non-loopback needs --token.")
+@click.option("--token", envvar="LIVEBOKEH_TOKEN",
+              help="Every request must carry it (?token=, Bearer header).")
+@click.option("--out", "out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=".", show_default=True,
+              help="Folder exports go to (with their refine mask and settings sidecar).")
+@click.option("--no-browser", is_flag=True, help="Do not open the page in a browser.")
+@click.option("--depth-model", type=existing_file,
+              help="lens: ONNX depth model [default: TCMonoDepth from the model cache].")
+@click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True, help="Render on the GPU (CuPy) or the CPU.")
+@_friendly
+def edit(photos, serve, token, out_dir, no_browser, depth_model, backend) -> None:
+    """Edit photos in the browser: style, strength, brushes, focus, export. Ctrl-C stops."""
+    from livebokeh.app.editor import run_editor
+
+    run_editor(photos, serve=serve, token=token, out_dir=out_dir, browser=not no_browser,
+               backend=backend, depth_model=str(depth_model) if depth_model else None,
+               log=lambda line: click.echo(line, err=True))
 
 
 @main.command()

@@ -46,7 +46,8 @@ from livebokeh.settings import BokehSettings
 BOUNDARY = "livebokehframe"
 JPEG_QUALITY = 80
 PNG_COMPRESSION = 1  # zlib level: fast; overlay frames are mostly empty alpha anyway
-LIVE_FIELDS = ("style", "strength", "blades", "grain", "background", "focus")
+LIVE_FIELDS = ("style", "strength", "blades", "grain", "background", "focus", "people",
+               "subject")
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -105,6 +106,8 @@ class LiveControl:
         if unknown:
             raise LivebokehError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         fields = {key: value for key, value in changes.items() if key != "enabled"}
+        if fields.get("subject") is not None:
+            fields["subject"] = _point(fields["subject"])
         with self._lock:
             try:
                 settings = dataclasses.replace(self._settings, **fields)
@@ -123,6 +126,15 @@ class LiveControl:
                 return None
             self._taken = self._version
             return self._settings
+
+
+def _point(value) -> tuple[float, float]:
+    """An (x, y) pair from JSON: [x, y] or "x,y" (fractions); LivebokehError otherwise."""
+    try:
+        x, y = (float(v) for v in (value.split(",") if isinstance(value, str) else value))
+    except (TypeError, ValueError):
+        raise LivebokehError(f"subject must be X,Y (fractions), got {value!r}") from None
+    return x, y
 
 
 @dataclasses.dataclass
@@ -256,22 +268,28 @@ def _encode_overlay(frame: _Frame) -> bytes:
     return data.tobytes()
 
 
-def _static(name: str) -> bytes:
-    return resources.files("livebokeh.app").joinpath("web", name).read_bytes()
+def _static(name: str, folder: str = "web") -> bytes:
+    return resources.files("livebokeh.app").joinpath(folder, name).read_bytes()
 
 
 CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 
 
-class ControlServer:
-    """The HTTP server in a background thread. ``start()`` returns once it listens."""
+class LocalServer:
+    """An aiohttp app in a background thread, with the rules every livebokeh page keeps.
 
-    def __init__(self, hub: FrameHub, control: LiveControl, host: str = "127.0.0.1",
-                 port: int = 8787, token: str | None = None):
+    Loopback by default; any other address needs a token, and with a token every request
+    must carry it. Without one, requests must name a loopback host (DNS-rebinding guard).
+    Subclasses list their routes in ``routes``; ``start()`` returns once it listens.
+    """
+
+    client_max_size = 1024 ** 2  # bytes of a request body (aiohttp's default)
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 8787, token: str | None = None):
         if not is_loopback(host) and not token:
             raise LivebokehError(f"serving on {host} (not loopback) needs --token; anyone on "
                                  "the network could watch and change settings otherwise")
-        self.hub, self.control, self.token = hub, control, token or None
+        self.token = token or None
         self.host, self.port = host, port
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -279,19 +297,22 @@ class ControlServer:
         self._started = threading.Event()
         self._error: BaseException | None = None
 
+    def routes(self) -> list:
+        raise NotImplementedError
+
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"
 
-    def __enter__(self) -> ControlServer:
+    def __enter__(self):
         self.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def start(self) -> ControlServer:
+    def start(self):
         self._thread = threading.Thread(target=self._run, name="livebokeh-server", daemon=True)
         self._thread.start()
         self._started.wait()
@@ -319,17 +340,8 @@ class ControlServer:
         self._loop.close()
 
     async def _listen(self) -> None:
-        app = web.Application(middlewares=[self._guard])
-        app.add_routes([
-            web.get("/", self._page("index.html")),
-            web.get("/overlay", self._page("overlay.html")),
-            web.get("/static/{name}", self._static),
-            web.get("/stream.mjpg", self._stream_jpeg),
-            web.get("/overlay.stream", self._stream_overlay),
-            web.get("/frame.jpg", self._snapshot),
-            web.get("/api/settings", self._get_settings),
-            web.post("/api/settings", self._post_settings),
-        ])
+        app = web.Application(middlewares=[self._guard], client_max_size=self.client_max_size)
+        app.add_routes(self.routes())
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None,
                                      shutdown_timeout=1.0)
         await self._runner.setup()
@@ -356,35 +368,79 @@ class ControlServer:
             given = auth[len("Bearer "):]
         return hmac.compare_digest(given.encode(), self.token.encode())
 
-    # -- pages and API ----------------------------------------------------------------------
+    # -- static files -----------------------------------------------------------------------
 
-    def _page(self, name: str):
+    @staticmethod
+    def page(name: str, folder: str = "web"):
+        """A handler serving the HTML page ``folder/name`` (never cached)."""
         async def handler(request: web.Request) -> web.Response:
-            return web.Response(body=_static(name), content_type="text/html",
+            return web.Response(body=_static(name, folder), content_type="text/html",
                                 headers={"Cache-Control": "no-store"})
         return handler
 
-    async def _static(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        kind = CONTENT_TYPES.get(name[name.rfind("."):]) if "." in name else None
-        if kind is None or "/" in name or name.startswith("."):
-            raise web.HTTPNotFound()
-        try:
-            body = _static(name)
-        except FileNotFoundError:
-            raise web.HTTPNotFound() from None
-        return web.Response(body=body, content_type=kind)
+    @staticmethod
+    def static_files(folder: str = "web"):
+        """A handler for ``/static/{name}``: .html, .js and .css files of ``folder`` only."""
+        async def handler(request: web.Request) -> web.Response:
+            name = request.match_info["name"]
+            kind = CONTENT_TYPES.get(name[name.rfind("."):]) if "." in name else None
+            if kind is None or "/" in name or name.startswith("."):
+                raise web.HTTPNotFound()
+            try:
+                body = _static(name, folder)
+            except FileNotFoundError:
+                raise web.HTTPNotFound() from None
+            return web.Response(body=body, content_type=kind)
+        return handler
+
+
+async def read_json(request: web.Request) -> dict:
+    """The JSON object a POST carries; ``web.HTTPException`` with a JSON error otherwise.
+
+    Requiring ``application/json`` keeps cross-site forms out: a browser sends that type
+    cross-origin only after a CORS preflight, which these servers never grant.
+    """
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text='{"error": "send application/json"}',
+                                           content_type="application/json")
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text='{"error": "expected a JSON object"}',
+                                 content_type="application/json")
+    return body
+
+
+class ControlServer(LocalServer):
+    """The live control page, streams and settings API (see the module docstring)."""
+
+    def __init__(self, hub: FrameHub, control: LiveControl, host: str = "127.0.0.1",
+                 port: int = 8787, token: str | None = None):
+        super().__init__(host, port, token)
+        self.hub, self.control = hub, control
+
+    def routes(self) -> list:
+        return [
+            web.get("/", self.page("index.html")),
+            web.get("/overlay", self.page("overlay.html")),
+            web.get("/static/{name}", self.static_files()),
+            web.get("/stream.mjpg", self._stream_jpeg),
+            web.get("/overlay.stream", self._stream_overlay),
+            web.get("/frame.jpg", self._snapshot),
+            web.get("/api/settings", self._get_settings),
+            web.post("/api/settings", self._post_settings),
+        ]
+
+    # -- API ------------------------------------------------------------------------------
 
     async def _get_settings(self, request: web.Request) -> web.Response:
         return web.json_response(self.control.snapshot())
 
     async def _post_settings(self, request: web.Request) -> web.Response:
-        if request.content_type != "application/json":
-            return web.json_response({"error": "send application/json"}, status=415)
+        changes = await read_json(request)
         try:
-            changes = await request.json()
-            if not isinstance(changes, dict):
-                raise ValueError("expected a JSON object")
             return web.json_response(self.control.update(changes))
         except (ValueError, LivebokehError) as exc:
             return web.json_response({"error": str(exc)}, status=400)

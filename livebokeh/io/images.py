@@ -8,8 +8,10 @@ through ``atomic_output``: the target appears complete or not at all.
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -23,8 +25,13 @@ WRITE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"
                  ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
 ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
 ICC_FORMATS = {"JPEG", "PNG", "WEBP", "TIFF"}
+MAX_MEGAPIXELS = 2 * Image.MAX_IMAGE_PIXELS // 10**6  # Pillow refuses larger images (179)
 # What Pillow's decoders raise on damaged or foreign files.
 DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError)
+
+
+class ImageTooLarge(LivebokehError):
+    """More pixels than Pillow decodes (``MAX_MEGAPIXELS``: a decompression-bomb guard)."""
 
 
 def _open_checked(path: Path) -> Image.Image:
@@ -35,25 +42,56 @@ def _open_checked(path: Path) -> Image.Image:
     """
     path = Path(path)
     check_input_file(path, "an image")
-    if path.suffix.lower() not in READ_EXTENSIONS:
-        raise LivebokehError(
-            f"unsupported image type '{path.suffix}' (use {', '.join(sorted(READ_EXTENSIONS))})"
-        )
+    return _decode(path, path)
+
+
+def _check_suffix(name: Path) -> None:
+    if name.suffix.lower() not in READ_EXTENSIONS:
+        raise LivebokehError(f"unsupported image type '{name.suffix}': {name.name} "
+                             f"(use {', '.join(sorted(READ_EXTENSIONS))})")
+
+
+def _decode(source: Path | BinaryIO, name: Path) -> Image.Image:
+    """Decode ``source`` (a path or an open binary file called ``name``), upright per EXIF."""
+    _check_suffix(name)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # 90..179 MP is fine
-            with Image.open(path) as image:
+            with Image.open(source) as image:
                 image.load()
                 ImageOps.exif_transpose(image, in_place=True)
     except Image.DecompressionBombError:
-        raise LivebokehError(f"image too large (over {2 * Image.MAX_IMAGE_PIXELS // 10**6} "
-                             f"megapixels): {path}") from None
+        raise ImageTooLarge(f"image too large (over {MAX_MEGAPIXELS} megapixels): "
+                            f"{name}") from None
     except DECODE_ERRORS as exc:
-        raise LivebokehError(f"cannot read image {path}: {_one_line(exc)}") from None
+        raise LivebokehError(f"cannot read image {name}: {_one_line(exc)}") from None
     return image
 
 
+def peek_size(source: Path | bytes, name: str | Path | None = None) -> tuple[int, int]:
+    """(width, height) in pixels from the file header alone, nothing decoded.
+
+    ``source`` is a path or the file's bytes (``name``: its file name, for the type check and
+    messages). Lets a caller refuse a photo too large for memory before decoding it; the EXIF
+    orientation may swap the two, the pixel count stays.
+    """
+    name = Path(name if name is not None else source)
+    _check_suffix(name)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+                return image.size
+    except Image.DecompressionBombError:
+        raise ImageTooLarge(f"image too large (over {MAX_MEGAPIXELS} megapixels): "
+                            f"{name}") from None
+    except DECODE_ERRORS as exc:
+        raise LivebokehError(f"cannot read image {name}: {_one_line(exc)}") from None
+
+
 def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, UnidentifiedImageError):  # its text names a path or a BytesIO object
+        return "not an image Pillow can decode (or the file is damaged)"
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
@@ -153,9 +191,26 @@ def write_matte(path: str | Path, matte: np.ndarray) -> None:
         Image.fromarray(grey, "L").save(tmp, format="PNG")
 
 
+def write_grey(path: str | Path, grey: np.ndarray) -> None:
+    """Write a uint8 HxW image (a ``--mask`` refine mask) as 8-bit greyscale PNG, atomically."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise LivebokehError(f"masks are written as PNG; use a .png name, not {path.name}")
+    with atomic_output(path) as tmp:
+        Image.fromarray(grey, "L").save(tmp, format="PNG")
+
+
 def read_photo(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, bytes | None]:
     """RGB, alpha (or None) and RGB ICC profile (or None) of the input photo."""
     image = _open_checked(Path(path))
+    return *_pillow_to_rgba(image), rgb_icc_profile(image)
+
+
+def read_photo_data(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray | None, bytes | None]:
+    """``read_photo`` for a file's bytes (an upload); ``name`` is its file name."""
+    if not data:
+        raise LivebokehError(f"input is empty (0 bytes): {name}")
+    image = _decode(io.BytesIO(data), Path(name))
     return *_pillow_to_rgba(image), rgb_icc_profile(image)
 
 

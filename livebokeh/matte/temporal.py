@@ -1,49 +1,99 @@
-"""Temporal smoothing of the low-resolution person mask, for video and the camera."""
+"""Temporal smoothing of the person confidence for video: a motion-compensated average.
+
+The model's confidence flickers from frame to frame at the subject's edge and in uncertain
+places. Averaging over time removes that, but a plain average trails behind anything that
+moves: a one-frame lag alone costs a perfect matte a dtSSD of 18 on the DAVIS clips, more
+than the raw model's 12. So the previous state is first moved to where the image moved
+(DIS optical flow on the frame's luma at about 480 px, under 1 ms), then averaged with the
+new confidence. Where the flow does not explain the image (occlusions, fast limbs, the
+frame's border), the warped state is wrong, so each pixel's weight for the new confidence
+rises with the warp's residual: ``weight = clip(MIN_WEIGHT + ERROR_GAIN * residual, MIN_WEIGHT,
+1)``, residual in luma units (0..1).
+
+Everything happens on the model's grid over its region (``PersonMask``); the region itself
+moves with the subject, so the warp also carries the state from the last region into this one.
+"""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from livebokeh.perception.regions import Box
+from livebokeh.perception.subject import PersonMask
+
+MIN_WEIGHT = 0.2  # weight of the new confidence where the image is explained by the motion
+ERROR_GAIN = 5.0  # weight per unit of warp residual (luma 0..1): 0.16 residual → 1
+FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST
+
+
+def _homogeneous(matrix: np.ndarray) -> np.ndarray:
+    return np.vstack([matrix, [0.0, 0.0, 1.0]])
+
 
 class MatteSmoother:
-    """Motion-gated exponential moving average of the low-resolution mask, for video.
+    """Motion-compensated exponential moving average of ``PersonMask.confidence``.
 
-    A plain EMA removes flicker but makes the matte trail behind a moving subject. Here each
-    pixel's update weight rises with evidence of motion at that pixel: the change of the
-    frame's luma and the change of the mask itself (both at segmenter resolution). On a still
-    scene the weight stays at ``min_weight`` (time constant ~1/min_weight frames), so flicker
-    is averaged out; where something moves the weight goes to 1 and the matte follows at once.
-
-    Measured (tests/test_temporal.py): a still tennis-vest frame with sensor noise (sigma 4
-    levels) flickers 0.30x as much as without smoothing (mean abs matte change per frame);
-    on the 31 real frames (panning camera, moving player) the smoothed matte keeps IoU
-    >= 0.97 with the unsmoothed one on every frame and differs from it by only 0.015 on
-    pixels whose matte changed by more than 0.5 since the previous frame: no visible lag.
+    The flow runs on the images the model saw (``PersonMask.seen``), the last one first
+    moved onto this frame's region, so it is measured at the subject's own scale: on the
+    DAVIS clips that scored like flow on the full 854x480 frame (dtSSD 8.98), where flow on
+    the frame at 480 px gave 9.06 and at 256 px 9.17, for the cost of a 256x256 flow.
     """
 
-    def __init__(self, min_weight: float = 0.2, luma_threshold: float = 0.08,
-                 mask_threshold: float = 0.35):
-        self.min_weight = min_weight
-        self.luma_threshold = luma_threshold  # luma change (0..1) that counts as full motion
-        self.mask_threshold = mask_threshold  # mask change (0..1) that counts as full motion
+    def __init__(self, min_weight: float = MIN_WEIGHT, error_gain: float = ERROR_GAIN):
+        self.min_weight, self.error_gain = min_weight, error_gain
+        self._flow = cv2.DISOpticalFlow_create(FLOW_PRESET)
         self._state: np.ndarray | None = None
-        self._luma: np.ndarray | None = None
+        self._seen_luma: np.ndarray | None = None
+        self._region: Box | None = None
+        self._grid: tuple[np.ndarray, np.ndarray] | None = None
 
     def reset(self) -> None:
-        self._state = None
-        self._luma = None
+        self._state = self._seen_luma = self._region = None
 
-    def update(self, mask: np.ndarray, luma: np.ndarray) -> np.ndarray:
-        """Smoothed mask (float32, same shape) given this frame's mask and luma (0..1)."""
-        if self._state is None or self._state.shape != mask.shape:
-            self._state = mask.astype(np.float32, copy=True)
-            self._luma = luma.astype(np.float32, copy=True)
-            return self._state
-        luma_change = cv2.GaussianBlur(cv2.absdiff(luma, self._luma), (5, 5), 0)
-        mask_change = cv2.absdiff(mask, self._state)
-        weight = np.maximum(luma_change / self.luma_threshold, mask_change / self.mask_threshold)
-        np.clip(weight, self.min_weight, 1.0, out=weight)
-        self._state += weight * (mask - self._state)
-        self._luma[...] = luma
-        return self._state
+    def update(self, person: PersonMask) -> np.ndarray:
+        """Smoothed confidence on ``person``'s grid (owned by the smoother until the next call)."""
+        seen_luma = cv2.cvtColor(person.seen, cv2.COLOR_RGB2GRAY)
+        if self._state is None or self._state.shape != person.confidence.shape:
+            state = person.confidence.copy()
+        else:
+            warped, residual = self._warp_state(person, seen_luma)
+            weight = residual
+            cv2.multiply(weight, self.error_gain, dst=weight)
+            cv2.add(weight, self.min_weight, dst=weight)
+            cv2.min(weight, 1.0, dst=weight)
+            state = warped + weight * (person.confidence - warped)
+        self._state, self._seen_luma, self._region = state, seen_luma, person.region
+        return state
+
+    def _warp_state(self, person: PersonMask, seen_luma: np.ndarray):
+        """The last state moved onto this frame's grid, and the warp's luma residual (0..1)."""
+        size = seen_luma.shape[1], seen_luma.shape[0]
+        # this grid → frame → the last grid: an affine (the region moved with the subject)
+        to_frame = np.linalg.inv(_homogeneous(person.region.to_grid(size)))
+        to_last = (_homogeneous(self._region.to_grid(size)) @ to_frame)[:2]
+        last_here = cv2.warpAffine(self._seen_luma, to_last, size, flags=cv2.INTER_LINEAR |
+                                   cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+        flow = self._flow.calc(seen_luma, last_here, None)  # this grid → last image, here
+        grid_x, grid_y = self._base_grid(size)
+        flow[..., 0] += grid_x
+        flow[..., 1] += grid_y
+        affine = to_last.tolist()
+        map_x = affine[0][0] * flow[..., 0] + affine[0][2]
+        map_y = affine[1][1] * flow[..., 1] + affine[1][2]
+        warped = cv2.remap(self._state, map_x, map_y, cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+        before = cv2.remap(self._seen_luma, map_x, map_y, cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+        residual = cv2.absdiff(seen_luma, before).astype(np.float32) * np.float32(1 / 255)
+        residual = cv2.GaussianBlur(residual, (5, 5), 0)
+        outside = (map_x < -0.5) | (map_x > size[0] - 0.5) | (map_y < -0.5) | \
+            (map_y > size[1] - 0.5)
+        residual[outside] = 1.0  # nothing known from the last frame there
+        return warped, residual
+
+    def _base_grid(self, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        if self._grid is None or self._grid[0].shape != (size[1], size[0]):
+            self._grid = tuple(np.meshgrid(np.arange(size[0], dtype=np.float32),
+                                           np.arange(size[1], dtype=np.float32)))
+        return self._grid

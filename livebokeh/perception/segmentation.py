@@ -27,6 +27,7 @@ ZOOM_MAX_AREA = 0.6  # a person box larger than this share of the frame gains no
 SEGMENTER_LONG_SIDE = 256  # pixels: both selfie models take 256 on their long side
 LANDSCAPE_MIN_ASPECT = 1.4  # width/height from which the 144x256 landscape model fits better
 MODEL_CHOICES = ("auto", "general", "landscape")
+MODEL_SIZE = {"selfie": (256, 256), "selfie-landscape": (256, 144)}  # (w, h) the models see
 
 
 def choose_model(width: int, height: int, choice: str = "auto") -> str:
@@ -95,20 +96,26 @@ class PersonSegmenter:
             return vision.ImageSegmenter.create_from_options(options)
 
     def segment(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> np.ndarray:
-        """Person confidence (HxW float32, 0..1) at ``segmenter_size`` of an RGB uint8 frame.
+        """Person confidence (HxW float32, 0..1) at ``segmenter_size`` of an RGB uint8 frame."""
+        height, width = rgb.shape[:2]
+        size = segmenter_size(width, height)
+        if self._small is None or self._small.shape[1::-1] != size:
+            self._small = np.empty((size[1], size[0], 3), np.uint8)
+        shrink_to(rgb, size, dst=self._small)
+        return self.segment_small(self._small, choose_model(width, height, self.model_choice),
+                                  timestamp_ms)
+
+    def segment_small(self, small: np.ndarray, model_name: str,
+                      timestamp_ms: int | None = None) -> np.ndarray:
+        """Person confidence of an RGB uint8 image already at the model's size (``MODEL_SIZE``).
 
         The mask is copied out of MediaPipe's result before it is released: the result's
         ``numpy_view`` is a view into native memory that dies with it.
         """
         import mediapipe as mp
 
-        height, width = rgb.shape[:2]
-        task = self._task(choose_model(width, height, self.model_choice))
-        size = segmenter_size(width, height)
-        if self._small is None or self._small.shape[1::-1] != size:
-            self._small = np.empty((size[1], size[0], 3), np.uint8)
-        shrink_to(rgb, size, dst=self._small)
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=self._small)
+        task = self._task(model_name)
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(small))
         if self.video:
             ts = self._last_ts + 1 if timestamp_ms is None else max(timestamp_ms, self._last_ts + 1)
             self._last_ts = ts
@@ -117,7 +124,7 @@ class PersonSegmenter:
             result = task.segment(image)
         mask = np.array(result.confidence_masks[0].numpy_view(), dtype=np.float32, copy=True)
         del result
-        return mask.reshape(size[1], size[0])
+        return mask.reshape(small.shape[:2])
 
     def segment_zoomed(self, rgb: np.ndarray) -> np.ndarray:
         """Two-pass person confidence for photos: the whole frame, then the person's box.

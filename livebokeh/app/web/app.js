@@ -38,6 +38,7 @@ function show(settings) {
   $("colour-row").hidden = mode !== "colour";
   if (mode === "colour") $("colour").value = settings.background;
   $("focus").textContent = settings.focus;
+  $("people").value = settings.people;
 }
 
 function background() {
@@ -56,6 +57,10 @@ function wire() {
   $("grain").addEventListener("change", (e) => send({ grain: e.target.value }));
   $("background-mode").addEventListener("change", () => send({ background: background() }));
   $("colour").addEventListener("change", () => send({ background: background() }));
+  $("people").addEventListener("change", (e) => {
+    $("click-sets").value = e.target.value === "main" ? "subject" : "focus";
+    send({ people: e.target.value });
+  });
   $("preview").addEventListener("click", (e) => {
     const box = e.target.getBoundingClientRect();
     const x = Math.min(1, Math.max(0, (e.clientX - box.left) / box.width));
@@ -64,7 +69,13 @@ function wire() {
     mark.style.left = `${e.clientX - box.left}px`;
     mark.style.top = `${e.clientY - box.top}px`;
     mark.hidden = false;
-    send({ focus: `${x.toFixed(3)},${y.toFixed(3)}` });
+    const point = `${x.toFixed(3)},${y.toFixed(3)}`;
+    if ($("click-sets").value === "subject") {
+      $("people").value = "main";
+      send({ people: "main", subject: point });
+    } else {
+      send({ focus: point });
+    }
   });
 }
 
