@@ -8,10 +8,14 @@ Python API (RGB uint8 arrays in and out)::
     with BokehProcessor(BokehSettings(strength=30)) as proc:
         for rgb in frames:                             # video or camera frames
             result = proc.process(rgb)                 # result.image, result.matte
+
+    rows = run_batch([BatchJob("in.mp4", "out/in.mp4")], "out/livebokeh-batch.jsonl")
 """
 
+from livebokeh.app.batch import BatchJob, run_batch
 from livebokeh.errors import LivebokehError
 from livebokeh.pipeline import BokehProcessor, FrameResult, blur_image
 from livebokeh.settings import BokehSettings
 
-__all__ = ["BokehProcessor", "BokehSettings", "FrameResult", "LivebokehError", "blur_image"]
+__all__ = ["BatchJob", "BokehProcessor", "BokehSettings", "FrameResult", "LivebokehError",
+           "blur_image", "run_batch"]

@@ -64,3 +64,48 @@ def _write_tone(out, stream, seconds: float, rate: int = 44100) -> None:
             out.mux(packet)
     for packet in stream.encode(None):
         out.mux(packet)
+
+
+
+def make_generated_clip(path: Path, frames: int = 20, size: tuple[int, int] = (320, 180),
+                        **options) -> Path:
+    """A clip that needs no test data: livebokeh's generated scene (a moving head and torso
+    on a textured background); ``options`` as for ``write_frames``."""
+    from livebokeh.app.bench import generated_frames
+
+    return write_frames(path, generated_frames(*size, frames), **options)
+
+
+def write_frames(path: Path, images: list[np.ndarray], fps: int = 25, audio: str | None = "aac",
+                 gop: int | None = None, noise: float = 0.0, pts_list: list[int] | None = None,
+                 time_base: Fraction | None = None, metadata: dict | None = None) -> Path:
+    """H.264 of ``images`` (RGB, even sizes): optional sensor-like noise (std in levels, so
+    grain matching has something to match), a keyframe every ``gop`` frames, a tone,
+    ``pts_list`` in ``time_base`` for variable frame rates, container ``metadata``."""
+    height, width = images[0].shape[:2]
+    rng = np.random.default_rng(7)
+    with av.open(str(path), "w") as out:
+        out.metadata.update(metadata or {})
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        if gop is not None:
+            video.options = {"g": str(gop), "keyint_min": str(gop)}
+        if time_base is not None:
+            video.time_base = video.codec_context.time_base = time_base
+        tone = out.add_stream(audio, rate=44100, layout="mono") if audio else None
+        for i, rgb in enumerate(images):
+            if noise:
+                rgb = np.clip(rgb + rng.normal(0, noise, rgb.shape), 0, 255).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            if pts_list is not None:
+                frame.pts, frame.time_base = pts_list[i], time_base
+            else:
+                frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+        if tone is not None:
+            seconds = len(images) / fps if pts_list is None else float(pts_list[-1] * time_base)
+            _write_tone(out, tone, seconds=seconds)
+    return path

@@ -193,6 +193,102 @@ def video(input_path, output, mask_path, matte_path, save_matte, crf, no_tempora
                   depth_kind=depth_kind, threads=threads)
 
 
+def _ray_address(ctx, param, value):
+    if value is None or value in ("local", "auto") or ":" in value:
+        return value
+    raise click.BadParameter(f"'{value}' is not a Ray address (auto, local, HOST:PORT or "
+                             "ray://HOST:PORT); write --ray=ADDRESS or put --ray last")
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, metavar="INPUT...", type=click.Path(path_type=Path))
+@click.option("-o", "--output-dir", "out_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the outputs (OUTDIR/<input name>) and livebokeh-batch.jsonl.")
+@click.option("--from-list", type=existing_file, help="Also the inputs in FILE, one a line.")
+@blur_options
+@click.option("--quality", type=click.IntRange(1, 100), default=92, show_default=True,
+              help="Photos: JPEG/WebP quality.")
+@click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True,
+              help="Videos: H.264 quality (lower is better).")
+@click.option("--no-temporal", is_flag=True, help="Videos: do not smooth the matte over time.")
+@click.option("--overwrite", is_flag=True,
+              help="Redo inputs whose output exists (default: skip them, so a re-run resumes).")
+@click.option("--workers", type=click.IntRange(1),
+              help="Worker processes, or Ray actors [default: the CPU count].")
+@click.option("--threads", type=click.IntRange(1),
+              help="Cores per worker [default: cores / workers, at least 1; on Ray 1].")
+@click.option("--segment-seconds", type=click.FloatRange(0),
+              help="Split videos longer than 1.5 x S into segments of about S seconds; 0: "
+                   "never [default: split long videos when workers would idle].")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None,
+              metavar="[ADDRESS]", callback=_ray_address,
+              help="Run on Ray (pip install 'livebokeh[ray]'): a local one, or 'auto' / "
+                   "HOST:PORT for a cluster whose nodes all see the files at the same paths.")
+@click.pass_context
+@_friendly
+def batch(ctx, inputs, out_dir, from_list, save_matte, overwrite, workers, threads,
+          segment_seconds, ray_address, **options):
+    """Blur many photos and videos (files, folders, globs) into OUTDIR, resumably.
+
+    A NAME.livebokeh.json sidecar beside an input (the editor saves one) sets that input's
+    options. Exit 0 when every input is ok or skipped, 1 when any failed.
+    """
+    from livebokeh.app.batch import MANIFEST_NAME, collect_inputs, run_batch
+
+    if save_matte is not None:
+        raise LivebokehError("--save-matte is not available in batch (one output per input)")
+    sources = collect_inputs(inputs, from_list)
+    if not sources:
+        raise LivebokehError("no inputs: name files, folders, globs or --from-list FILE")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LivebokehError(f"cannot make the output folder {out_dir}: {exc.strerror}") from None
+    jobs = [_batch_job(ctx, source, out_dir, options) for source in sources]
+    try:
+        rows = run_batch(jobs, out_dir / MANIFEST_NAME, workers=workers, threads=threads,
+                         overwrite=overwrite, segment_seconds=segment_seconds,
+                         ray=ray_address, on_row=_report_failure)
+    except KeyboardInterrupt:
+        click.echo("livebokeh: interrupted; finished outputs are kept, no partial one is left",
+                   err=True)
+        sys.exit(130)
+    counts = {status: sum(row["status"] == status for row in rows)
+              for status in ("ok", "skipped", "failed")}
+    click.echo(f"livebokeh: batch: {counts['ok']} ok, {counts['skipped']} skipped, "
+               f"{counts['failed']} failed, {sum(row['frames'] for row in rows)} frames; "
+               f"manifest {out_dir / MANIFEST_NAME}", err=True)
+    sys.exit(1 if counts["failed"] else 0)
+
+
+def _batch_job(ctx, source: Path, out_dir: Path, options: dict):
+    """The BatchJob of one input: the command's options, then its sidecar, if any."""
+    from livebokeh.app.batch import BatchJob, output_for
+    from livebokeh.app.batch.sidecar import input_options
+
+    output = output_for(source, out_dir)
+    try:
+        merged = input_options(ctx, source, options)
+        settings = settings_from(**merged)
+    except click.BadParameter as exc:
+        return BatchJob(source, output, error=exc.format_message())
+    except LivebokehError as exc:
+        return BatchJob(source, output, error=str(exc))
+    settings.temporal = not merged["no_temporal"]
+    return BatchJob(source, output, settings, mask=merged["mask_path"],
+                    matte=merged["matte_path"], depth_map=merged["depth_map_path"],
+                    depth_kind=merged["depth_kind"], crf=merged["crf"],
+                    quality=merged["quality"])
+
+
+def _report_failure(row) -> None:
+    if row.status == "failed":
+        from tqdm import tqdm
+
+        tqdm.write(f"livebokeh: error: {row.input}: {row.error}", file=sys.stderr)
+
+
 @main.group(invoke_without_command=True)
 @click.pass_context
 def models(ctx) -> None:

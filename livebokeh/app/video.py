@@ -39,7 +39,8 @@ def _validate_outputs(input_path: Path, output: Path, save_matte: Path | None,
 
 def process_video(input_path, output, settings: BokehSettings, mask_path=None, matte_path=None,
                   save_matte=None, crf: int = 18, depth_map_path=None,
-                  depth_kind: str = "inverse", threads: int | None = None) -> None:
+                  depth_kind: str = "inverse", threads: int | None = None,
+                  progress=None) -> None:
     """The ``livebokeh video`` job: blur every frame, keep audio and timestamps, write atomically.
 
     Everything is checked before any output is created: output types and folders, the input
@@ -50,20 +51,22 @@ def process_video(input_path, output, settings: BokehSettings, mask_path=None, m
     (KeyboardInterrupt propagates after cleanup). ``depth_map_path`` is a still depth map
     (``perception.depth.load_depth_map``) used for every frame by the lens style.
 
-    ``threads``: CPU cores this job may keep busy (``livebokeh.threads``; default all). From
-    2 up, decoding, segmentation, matte + render and encoding of consecutive frames overlap
-    on their own threads; 1 runs them one after another with single-threaded OpenCV and
-    codecs (for parallel jobs: N jobs with ``threads=1`` on N cores).
+    ``threads``: CPU cores this job may keep busy (``livebokeh.threads``; default all): OpenCV,
+    the decoder and the encoder are held to it, so that batch workers x threads never exceed
+    the cores. From 2 up, decoding, segmentation, matte + render and encoding of consecutive
+    frames overlap on their own threads; 1 runs them one after another. ``progress``:
+    anything with ``update(frames)`` (a batch's shared bar); None: a bar of its own when
+    stderr is a terminal.
     """
     input_path, output = Path(input_path), Path(output)
     save_matte = Path(save_matte) if save_matte is not None else None
     _validate_outputs(input_path, output, save_matte, settings.background == "transparent")
     count = limit_threads(threads)
-    with VideoReader(input_path, threads=count) as reader:
+    with VideoReader(input_path, count) as reader:
         load_still_inputs(settings, reader.size, mask_path, matte_path, depth_map_path,
                           depth_kind)
         with atomic_output(output) as tmp, _matte_target(save_matte) as tmp_matte:
-            _run(reader, tmp, tmp_matte, settings, crf, count)
+            _run(reader, tmp, tmp_matte, settings, crf, count, progress)
         if reader.truncated_after is not None:
             print(f"livebokeh: warning: {input_path.name} is truncated or corrupt after frame "
                   f"{reader.truncated_after}; the output ends there", file=sys.stderr)
@@ -73,7 +76,7 @@ def _matte_target(save_matte: Path | None):
     return atomic_output(save_matte) if save_matte is not None else contextlib.nullcontext()
 
 
-class _EvenBuffer:
+class EvenBuffer:
     """Reusable even-sized frame buffer (yuv420p needs even sides).
 
     The pipeline writes into ``view`` (the true size); ``padded()`` fills the extra last
@@ -104,9 +107,9 @@ class _Outputs:
     """
 
     def __init__(self, size: tuple[int, int], alpha: bool, matte: bool):
-        self.image = _EvenBuffer(*size)
-        self.rgba = _EvenBuffer(*size, channels=4) if alpha else None
-        self.matte = _EvenBuffer(*size, channels=1) if matte else None
+        self.image = EvenBuffer(*size)
+        self.rgba = EvenBuffer(*size, channels=4) if alpha else None
+        self.matte = EvenBuffer(*size, channels=1) if matte else None
 
     def fill(self, result) -> None:
         """Keep what the encoder needs from ``result`` (the processor reuses its arrays)."""
@@ -118,7 +121,7 @@ class _Outputs:
 
 
 def _run(reader: VideoReader, tmp: Path, tmp_matte: Path | None, settings: BokehSettings,
-         crf: int, threads: int = 1) -> None:
+         crf: int, threads: int = 1, progress=None) -> None:
     """Decode, blur and encode every frame; audio packets are muxed in their file order.
 
     With ``threads`` > 1 four stages overlap (``threads.ahead``): decoding, segmentation
@@ -135,9 +138,10 @@ def _run(reader: VideoReader, tmp: Path, tmp_matte: Path | None, settings: Bokeh
         if tmp_matte is not None:
             matte_writer = stack.enter_context(VideoWriter(tmp_matte, reader, crf, False,
                                                            threads=threads))
-        progress = stack.enter_context(
-            tqdm(total=reader.frame_count, unit="frame", desc=reader.path.name,
-                 disable=not sys.stderr.isatty(), leave=False))
+        if progress is None:
+            progress = stack.enter_context(
+                tqdm(total=reader.frame_count, unit="frame", desc=reader.path.name,
+                     disable=not sys.stderr.isatty(), leave=False))
         processor = stack.enter_context(BokehProcessor(settings, video=True))
         frame_index = 0
 

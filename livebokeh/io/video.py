@@ -77,8 +77,8 @@ class VideoReader:
             self.container.close()
             raise LivebokehError(f"no video stream in {path} (is it an audio file?)")
         self.video.thread_type = "AUTO"  # frame + slice threads: decoding is not the bottleneck
-        if threads is not None:  # livebokeh.threads: at most this many decoder threads
-            self.video.codec_context.thread_count = threads
+        if threads:  # a batch worker's share of the cores (0 / None: FFmpeg picks)
+            self.video.thread_count = threads
         self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
         self.truncated_after: int | None = None
         self.decoded = 0
@@ -136,6 +136,16 @@ class VideoReader:
         head, self._head = self._head, []
         yield from head
         yield from self._items
+
+    def seek(self, pts: int) -> None:
+        """Read on from the keyframe at or before ``pts`` (video time base), for batch segments.
+
+        ``packets()`` then starts at that keyframe; the first frame's pts is not repaired
+        against the frames before the seek.
+        """
+        self.container.seek(pts, stream=self.video, backward=True, any_frame=False)
+        self._head, self._last_pts = [], None
+        self._items = self._demux()
 
     def _demux(self) -> Iterator[tuple[str, object, int | None]]:
         streams = [self.video] + ([self.audio] if self.audio is not None else [])
@@ -207,17 +217,23 @@ class VideoWriter:
     re-encoded to AAC where the container cannot hold the codec. Frames must be even-sized
     (yuv420p); ``process_video`` pads odd sizes by one replicated row/column.
     As a context manager it finishes the file on success and abandons it on error.
+    ``with_audio``: a main output, which also gets the input's container metadata (title,
+    creation time, ...); a matte video or a batch segment gets neither. ``threads``: encoder
+    threads (None: the encoder's default, all cores).
     """
 
     def __init__(self, path: Path, reader: VideoReader, crf: int, with_audio: bool = True,
                  alpha: bool = False, threads: int | None = None):
         fmt = container_format(path)
         self.alpha = alpha
-        self.threads = threads  # livebokeh.threads: at most this many encoder threads
         options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
         self.container = av.open(str(path), "w", format=fmt, options=options)
         try:
+            if with_audio:
+                self.container.metadata.update(kept_metadata(reader.container.metadata))
             self._add_streams(fmt, reader, crf, with_audio)
+            if threads:
+                self.stream.codec_context.thread_count = threads
         except BaseException:
             self.abandon()
             raise
@@ -242,8 +258,6 @@ class VideoWriter:
         self.stream.time_base = self.time_base
         self.stream.codec_context.time_base = self.time_base
         self.stream.options = options
-        if self.threads is not None:
-            self.stream.codec_context.thread_count = self.threads
         _tag_colours(self.stream.codec_context, self.matrix)
         self.audio_in = reader.audio if with_audio else None
         self.audio_out = None
@@ -309,6 +323,14 @@ class VideoWriter:
         """Close without caring whether the file is valid: it is about to be deleted."""
         with contextlib.suppress(Exception):
             self.container.close()
+
+
+MUXER_METADATA = {"major_brand", "minor_version", "compatible_brands", "encoder"}
+
+
+def kept_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    """The input container's metadata an output keeps: all but what the muxer writes itself."""
+    return {key: value for key, value in metadata.items() if key.lower() not in MUXER_METADATA}
 
 
 def video_codec(fmt: str, alpha: bool, crf: int) -> tuple[str, str, dict[str, str]]:
