@@ -51,7 +51,8 @@ def blur_options(command):
                      help="0..100: blur radius as a share of 4% of the image diagonal."),
         click.option("--segmenter", "segmenter_model", type=click.Choice(SEGMENTER_MODELS),
                      default="auto", show_default=True,
-                     help="Selfie model: by aspect ratio, general 256x256 or landscape 144x256."),
+                     help="Selfie model: auto (general 256x256 on the person, landscape "
+                          "144x256 for wide groups), general, or landscape (faster, coarser)."),
         click.option("--people", type=click.Choice(["all", "main"]), default="all",
                      show_default=True,
                      help="Keep everyone sharp, or one person (largest and most central, "
