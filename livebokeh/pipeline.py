@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import cv2
@@ -28,6 +29,7 @@ from livebokeh.render.grain import add_grain
 from livebokeh.render.halo_free import blur_radius
 from livebokeh.render.renderer import GrainState
 from livebokeh.settings import BLUR, TRANSPARENT, BokehSettings, parse_focus
+from livebokeh.threads import ahead, resolve_threads
 
 log = logging.getLogger("livebokeh")
 
@@ -43,7 +45,8 @@ class FrameResult:
     """One processed frame: ``image`` RGB uint8 HxWx3, ``matte`` float32 HxW (1 = subject).
 
     ``timings_ms`` holds per-stage wall time in milliseconds (segmentation, matte, depth,
-    render). Lens style only: ``coc`` signed CoC radius (float32 HxW, pixels, >0 far) and
+    render). Lens style only: ``coc`` signed CoC radius (float32 HxW, pixels, >0 far; in
+    video mode at the depth model's resolution: resize it to the frame to read it per pixel) and
     ``depth`` the normalised inverse depth used (float32, 0..1, model resolution; None
     without depth). Arrays belong to the processor and are overwritten by the next frame.
     """
@@ -221,9 +224,12 @@ class BokehProcessor:
             return None
         t0 = time.perf_counter()
         max_radius = blur_radius(self.settings.strength, rgb.shape[1], rgb.shape[0])
-        coc = self.dof.coc(rgb, matte, max_radius)
-        if self.settings.refine_mask is not None:  # erase strokes blur whatever the depth
-            blur_erased(coc, self.settings.refine_mask, max_radius)
+        erase = self.settings.refine_mask
+        # video renders take the CoC at the depth map's resolution (never made at frame size);
+        # erase strokes are painted at frame size, so then the CoC is too
+        coc = self.dof.coc(rgb, matte, max_radius, frame_size=not self.video or erase is not None)
+        if erase is not None:  # erase strokes blur whatever the depth
+            blur_erased(coc, erase, max_radius)
         self._lap("depth", t0)
         return coc
 
@@ -235,6 +241,27 @@ class BokehProcessor:
         buffer is used that the next call overwrites.
         """
         return self.finish(rgb, self.perceive(rgb, timestamp_ms), out)
+
+    def process_stream(self, frames: Iterable, threads: int | None = None
+                       ) -> Iterator[FrameResult]:
+        """``process`` over a stream, with perception one frame ahead on a worker thread.
+
+        ``frames`` yields RGB uint8 arrays or tuples ``(rgb, timestamp_ms[, out])``. Results
+        come in the frames' order, each valid until the next one is taken (as with
+        ``process``). While frame i is finished (matte, depth, render) on the caller's thread,
+        frame i+1 is read and segmented on the worker: a frame must stay unchanged until its
+        result is yielded, and ``frames`` is iterated on the worker thread. ``threads``
+        (``livebokeh.threads``): 1 runs everything on the caller's thread.
+        """
+        def perceived(item):
+            rgb, timestamp_ms, out = _frame_item(item)
+            return rgb, out, self.perceive(rgb, timestamp_ms)
+
+        stages = map(perceived, frames)
+        if resolve_threads(threads) > 1:
+            stages = ahead(frames, perceived, depth=1, name="perceive")
+        for rgb, out, perception in stages:
+            yield self.finish(rgb, perception, out)
 
     def finish(self, rgb: np.ndarray, perception: Perception,
                out: np.ndarray | None = None) -> FrameResult:
@@ -249,6 +276,14 @@ class BokehProcessor:
             return FrameResult(result, matte, dict(self.timings_ms), alpha=self.alpha)
         return FrameResult(result, matte, dict(self.timings_ms), self.dof.last_coc,
                            self.dof.depth, alpha=self.alpha)
+
+
+def _frame_item(item) -> tuple[np.ndarray, int | None, np.ndarray | None]:
+    """``(rgb, timestamp_ms, out)`` from a stream item: an array or a 1..3-tuple."""
+    if isinstance(item, np.ndarray):
+        return item, None, None
+    rgb, timestamp_ms, out = (tuple(item) + (None, None))[:3]
+    return rgb, timestamp_ms, out
 
 
 def blur_image(rgb: np.ndarray, settings: BokehSettings | None = None, **options) -> np.ndarray:

@@ -9,7 +9,13 @@ import pytest
 from conftest import load_person
 from livebokeh.errors import LivebokehError
 from livebokeh.render import halo_free as render
-from livebokeh.render.grain import MAX_GRAIN_SIGMA, add_grain, estimate_noise, grain_sigma
+from livebokeh.render.grain import (
+    MAX_GRAIN_SIGMA,
+    Grain,
+    add_grain,
+    estimate_noise,
+    grain_sigma,
+)
 from livebokeh.settings import parse_grain
 
 CLEAN_PHOTOS = (83, 53)  # people-masks photos whose subjects are smooth and nearly noise-free
@@ -51,12 +57,29 @@ def test_grain_restores_the_subject_noise_in_the_blurred_background():
     noisy = with_noise(rgb, 6.0, seed=3)
     subject_sigma = estimate_noise(noisy, matte)
     out = np.empty_like(noisy)
-    work: dict[str, np.ndarray] = {}
-    render.composite(noisy, matte, render.gaussian_background(noisy, matte, 12.0), out, work)
+    low = render.gaussian_background(noisy, matte, 12.0)
+    render.composite(noisy, matte, low, out)
     background = 1.0 - matte  # the background region, measured with the same estimator
     assert estimate_noise(out, background) < 0.3 * subject_sigma  # blur wiped the noise
-    add_grain(out, work["inv"], subject_sigma, np.random.default_rng(0), work)
+    grain = Grain(subject_sigma, np.random.default_rng(0))
+    render.composite(noisy, matte, low, out, grain=grain)
     assert estimate_noise(out, background) == pytest.approx(subject_sigma, rel=0.2)
+
+
+def test_grain_before_the_blend_is_grain_scaled_by_the_blend():
+    """``Grain`` added to the blurred layer, then blended, equals ``add_grain`` by 1 - matte."""
+    h, w = 180, 240
+    sharp = np.full((h, w, 3), 90, np.uint8)
+    matte = np.tile(np.linspace(0.0, 1.0, w, dtype=np.float32), (h, 1))
+    low = np.full((h // 4, w // 4, 3), 150.0, np.float32)
+    before = render.composite(sharp, matte, low, np.empty_like(sharp),
+                              grain=Grain(6.0, np.random.default_rng(4)))
+    after = render.composite(sharp, matte, low, np.empty_like(sharp))
+    add_grain(after, 1.0 - matte, 6.0, np.random.default_rng(4))
+    difference = before.astype(np.int16) - after
+    assert np.abs(difference).max() <= 2 and np.abs(difference).mean() < 0.6
+    assert np.all(before[:, -1] == 90)  # matte 1: no grain
+    assert before[:, :w // 8].std() == pytest.approx(6.0, rel=0.1)  # matte ~0: all of it
 
 
 def test_grain_is_zero_mean_scaled_by_blur_and_leaves_sharp_pixels():

@@ -166,7 +166,7 @@ def test_deterministic_and_reuses_work_buffers(scene):
 
 
 @pytest.mark.parametrize("change", [
-    {"blades": 4}, {"highlight_gain": 7.0}, {"coc": np.zeros((10, 10), np.float32)},
+    {"blades": 4}, {"highlight_gain": 7.0}, {"coc": np.zeros((10, 400), np.float32)},
     {"coc": np.zeros((240, 320), np.float64)}, {"matte": np.ones((240, 320), np.uint8)},
     {"rgb": np.zeros((240, 320), np.uint8)},
 ])

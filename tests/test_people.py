@@ -96,3 +96,21 @@ def test_small_blobs_are_dropped_at_the_documented_share():
     kept = [i for i in range(len(stats)) if stats[i, 4] > 0]
     assert len(kept) == 2
     assert labels[6, 181] not in kept and labels[30, 30] in kept and labels[80, 150] in kept
+
+
+def test_segmenter_choice_sets_the_crop_model():
+    """auto: the square general model on one standing person, the 16:9 one on a wide group;
+    landscape: always the cheaper 16:9 model."""
+    from livebokeh.perception.subject import SubjectFinder
+
+    scene = two_people_scene()
+    one = np.ascontiguousarray(scene[:, :480])  # the left person alone
+    gap = scene[:, 400:560]  # background between them, doubled: the two stand far apart
+    wide = np.ascontiguousarray(np.hstack([scene[:, :400], gap[:, ::-1], gap, scene[:, 560:]]))
+    for frame, choice, model in ((one, "auto", "selfie"), (wide, "auto", "selfie-landscape"),
+                                 (one, "landscape", "selfie-landscape")):
+        with SubjectFinder(model=choice) as finder:
+            finder.find(frame, 0)
+            person = finder.find(frame, 33)
+        assert person.model == model and person.seen.shape[:2] == \
+            ((256, 256) if model == "selfie" else (144, 256)), (choice, person.model)

@@ -91,7 +91,7 @@ def test_baseline_blurs_the_whole_frame_and_keeps_the_subject():
 def test_bench_reports_the_baseline_in_the_same_run():
     result = CliRunner().invoke(main, ["bench", "--size", "320x180", "--frames", "3",
                                        "--warmup", "1", "--strength", "30", "--baseline",
-                                       "--json"])
+                                       "--style", "gaussian", "--no-lfbw", "--json"])
     assert result.exit_code == 0, result.output
     bench = json.loads(result.stdout)
     assert [r["style"] for r in bench["runs"]] == ["gaussian", "baseline"]

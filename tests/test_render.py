@@ -82,16 +82,19 @@ def red_square_scene(size=(360, 480)):
     return np.clip(frame + 0.5, 0, 255).astype(np.uint8), ground, alpha
 
 
-@pytest.mark.parametrize("strength", [20, 60, 100])
-def test_no_subject_colour_in_the_blurred_background(strength):
-    frame, ground, alpha = red_square_scene()
+@pytest.mark.parametrize("strength, size", [
+    (20, (360, 480)), (60, (360, 480)), (100, (360, 480)),
+    (6, (720, 1280)), (12, (720, 1280)),  # below the fill level: plain blur + halo correction
+])
+def test_no_subject_colour_in_the_blurred_background(strength, size):
+    frame, ground, alpha = red_square_scene(size)
     out = blur_image(frame, strength=strength, matte=(alpha * 255).astype(np.uint8), grain="off")
     distance = cv2.distanceTransform((alpha < 0.5).astype(np.uint8), cv2.DIST_L2, 5)
     ring = (distance >= 3) & (distance <= 40)
     # the ground's red is 20 everywhere; the only red allowed is the pixel's own alpha share
     allowed = 20 + alpha * (RED[0] - 20)
     assert (out[..., 0] - allowed)[ring].max() <= 2.0
-    naive = cv2.GaussianBlur(frame, (0, 0), render.blur_radius(strength, 480, 360) / 2)
+    naive = cv2.GaussianBlur(frame, (0, 0), render.blur_radius(strength, *size[::-1]) / 2)
     assert naive[..., 0][ring].max() > 40  # a plain blur does smear the square's red out
 
 

@@ -11,6 +11,14 @@ else are generated (a textured scene with a head-and-torso figure). A single pic
 shifted by a few pixels per frame so temporal smoothing and the encoder see real change.
 Each run also reports ``subject_share`` (share of the frame with matte > 0.5, 0..1): near 0
 means no person was found, and then the matte timings are not representative.
+
+Comparisons, each from the same alternating run: the naive blur-whole-frame pipeline
+(``eval.baseline``) at the same sigma; Linux-Fake-Background-Webcam's per-frame work
+(``eval.lfbw``) by default, with ``blur=21`` and with ``blur=61``, against livebokeh at the
+strength whose
+sigma equals LFBW's effective blur sigma at that size; and the flatness of the cost across
+strengths (every strength over strength 30). ``whole_video`` times the ``livebokeh video``
+job against LFBW's work in the same PyAV decode/encode loop, on a real clip.
 """
 
 from __future__ import annotations
@@ -27,7 +35,9 @@ import cv2
 import numpy as np
 
 from livebokeh.eval.baseline import BaselineProcessor, BaselineSettings
+from livebokeh.eval.lfbw import LfbwProcessor, LfbwSettings, effective_sigma
 from livebokeh.io.video import X264_PRESET
+from livebokeh.render.halo_free import MAX_RADIUS_FRACTION
 from livebokeh.settings import BokehSettings
 
 PORTRAIT_CANDIDATES = (
@@ -36,6 +46,12 @@ PORTRAIT_CANDIDATES = (
 )
 CYCLE = 30  # distinct frames per run from a picture; timed frames cycle through them
 MAX_VIDEO_FRAMES = 60  # frames kept from an input video (60 at 1920x1080: 370 MB)
+DEFAULT_STRENGTHS = (5.0, 15.0, 30.0, 60.0, 100.0)
+REFERENCE_STRENGTH = 30.0  # flatness: every strength's cost over this one's (the default)
+# Linux-Fake-Background-Webcam's --background no (None: its default kernel 21) and
+# --background no,blur=N (21, 61): the issue's "blur 21" and "blur 61"
+DEFAULT_LFBW_BLURS = (None, 21, 61)
+IO_STAGES = ("decode", "encode")  # the rest of a frame's stages are its "process" time
 
 
 def animated(rgb: np.ndarray, count: int, amplitude: float = 0.01) -> list[np.ndarray]:
@@ -136,12 +152,15 @@ class _TimedRun:
 
         if isinstance(settings, BaselineSettings):
             self.processor = BaselineProcessor(settings)
+        elif isinstance(settings, LfbwSettings):
+            self.processor = LfbwProcessor(settings)
         else:
             self.processor = BokehProcessor(settings, video=True)
         self.sink, self.stream = _encoder(width, height)
         self.buffer = np.zeros((self.stream.height, self.stream.width, 3), np.uint8)
         self.stages: dict[str, list[float]] = {}
         self.totals: list[float] = []
+        self.process: list[float] = []  # per frame: every stage but decode and encode
         self.subject: list[float] = []
 
     def step(self, rgb: np.ndarray, index: int, timed: bool, decode_ms: float = 0.0) -> None:
@@ -160,6 +179,7 @@ class _TimedRun:
             for name, ms in timings.items():
                 self.stages.setdefault(name, []).append(ms)
             self.totals.append(sum(timings.values()))
+            self.process.append(sum(ms for name, ms in timings.items() if name not in IO_STAGES))
             self.subject.append(np.count_nonzero(result.matte > 0.5) / result.matte.size)
 
     def close(self) -> dict:
@@ -171,7 +191,9 @@ class _TimedRun:
         total = _stats(self.totals)
         total["fps"] = round(1000.0 / total["median_ms"], 1)
         return {"stages": {name: _stats(v) for name, v in self.stages.items()},
-                "total": total, "subject_share": round(float(np.mean(self.subject)), 3),
+                "total": total, "process": _stats(self.process),
+                "process_ms": [round(ms, 3) for ms in self.process],
+                "subject_share": round(float(np.mean(self.subject)), 3),
                 "peak_rss_mb": peak_rss_mb()}
 
 
@@ -274,70 +296,223 @@ def machine_info() -> dict:
             "opencv": cv2.__version__, "versions": _versions()}
 
 
+def matched_strength(blur: int | None, width: int, height: int) -> float:
+    """livebokeh's strength whose gaussian sigma equals LFBW's effective blur sigma here."""
+    strength = 100.0 * 2.0 * effective_sigma(blur) / (MAX_RADIUS_FRACTION
+                                                      * np.hypot(width, height))
+    return round(min(100.0, float(strength)), 1)
+
+
+def _groups(runs: list[dict]):
+    """Runs by (size, style) in report order, comparison rows left out."""
+    keys = dict.fromkeys((r["size"], r["style"]) for r in runs if "comparison" not in r)
+    for size, style in keys:
+        yield size, style, [r for r in runs if (r["size"], r["style"]) == (size, style)
+                            and "matches" not in r]
+
+
+def _ratio(a: float, b: float) -> float:
+    return round(a / b, 3)
+
+
 def strength_ratios(runs: list[dict]) -> list[dict]:
-    """Per size and style: total and render median at each strength over those at the lowest."""
+    """Per size and style: each strength's total and render median over strength 30's.
+
+    The reference is the run whose strength is nearest to ``REFERENCE_STRENGTH``.
+    """
     ratios = []
-    for size, style in dict.fromkeys((run["size"], run["style"]) for run in runs):
-        same = sorted((r for r in runs if (r["size"], r["style"]) == (size, style)),
-                      key=lambda r: r["strength"])
-        base = same[0]
-        for run in same[1:]:
+    for size, style, same in _groups(runs):
+        base = min(same, key=lambda r: abs(r["strength"] - REFERENCE_STRENGTH))
+        for run in same:
+            if run is base:
+                continue
             entry = {"size": size, "style": style, "strength": run["strength"],
                      "vs": base["strength"],
-                     "total": round(run["total"]["median_ms"] / base["total"]["median_ms"], 3)}
+                     "total": _ratio(run["total"]["median_ms"], base["total"]["median_ms"])}
             if "render" in run["stages"] and "render" in base["stages"]:
-                entry["render"] = round(run["stages"]["render"]["median_ms"]
-                                        / base["stages"]["render"]["median_ms"], 3)
+                entry["render"] = _ratio(run["stages"]["render"]["median_ms"],
+                                         base["stages"]["render"]["median_ms"])
             ratios.append(entry)
     return ratios
 
 
+def flatness(runs: list[dict]) -> list[dict]:
+    """Per size and style: the costliest strength over strength 30 (1.0 = perfectly flat).
+
+    ``render`` and ``total`` (median ms per frame) each: the largest ratio of any strength to
+    the reference strength, and the largest over the smallest.
+    """
+    found = []
+    for size, style, same in _groups(runs):
+        if len(same) < 2:
+            continue
+        base = min(same, key=lambda r: abs(r["strength"] - REFERENCE_STRENGTH))
+        entry = {"size": size, "style": style, "vs": base["strength"],
+                 "strengths": [r["strength"] for r in same]}
+        for name, pick in (("render", lambda r: r["stages"].get("render", {}).get("median_ms")),
+                           ("total", lambda r: r["total"]["median_ms"])):
+            values = [pick(r) for r in same]
+            if None in values:
+                continue
+            entry[name] = {"max_vs_reference": _ratio(max(values), pick(base)),
+                           "max_over_min": _ratio(max(values), min(values)),
+                           "costliest_strength": same[values.index(max(values))]["strength"]}
+        found.append(entry)
+    return found
+
+
 def baseline_ratios(runs: list[dict]) -> list[dict]:
-    """Per livebokeh run: total median over the baseline's at the same size and strength."""
-    baselines = {(r["size"], r["strength"]): r for r in runs if r["style"] == "baseline"}
+    """Per livebokeh run: total median over the baseline's (same run, size and strength)."""
+    baselines = {(r["group"], r["strength"]): r for r in runs if r["style"] == "baseline"}
     ratios = []
     for run in runs:
-        base = baselines.get((run["size"], run["strength"]))
-        if run["style"] != "baseline" and base is not None:
+        base = baselines.get((run["group"], run["strength"]))
+        if "comparison" not in run and base is not None:
             ratios.append({"size": run["size"], "style": run["style"],
                            "strength": run["strength"],
-                           "total": round(run["total"]["median_ms"]
-                                          / base["total"]["median_ms"], 3)})
+                           "total": _ratio(run["total"]["median_ms"], base["total"]["median_ms"]),
+                           "process": _ratio(run["process"]["median_ms"],
+                                             base["process"]["median_ms"])})
     return ratios
 
 
-def run_bench(sizes, strengths, frames: int = 60, warmup: int = 5,
+def lfbw_ratios(runs: list[dict]) -> list[dict]:
+    """livebokeh at LFBW's sigma against LFBW, per size, style and LFBW blur value.
+
+    ``process``: median ms per frame without decode and encode (``BokehProcessor.process``
+    against LFBW's per-frame work); ``speedup`` = LFBW's over livebokeh's (2.0 = twice as
+    fast); ``paired_speedup``: the median over frames of LFBW's time over livebokeh's on the
+    same frame, which a load that changes during the run leaves alone; ``total_speedup``:
+    the medians with decode and encode, which both pay alike.
+    """
+    ratios = []
+    for run in runs:
+        if "matches" not in run:
+            continue
+        peer = next(r for r in runs if r["size"] == run["size"] and r.get("group") ==
+                    run.get("group") and r["style"] == run["matches"])
+        paired = np.median(np.asarray(peer["process_ms"]) / np.asarray(run["process_ms"]))
+        ratios.append({"size": run["size"], "style": run["style"], "lfbw": peer["style"],
+                       "strength": run["strength"], "effective_sigma": peer["effective_sigma"],
+                       "livebokeh_ms": run["process"]["median_ms"],
+                       "lfbw_ms": peer["process"]["median_ms"],
+                       "speedup": _ratio(peer["process"]["median_ms"],
+                                         run["process"]["median_ms"]),
+                       "paired_speedup": round(float(paired), 3),
+                       "total_speedup": _ratio(peer["total"]["median_ms"],
+                                               run["total"]["median_ms"])})
+    return ratios
+
+
+def _run_entry(each, width: int, height: int, backend: str, group: str, run: dict) -> dict:
+    entry = {"size": f"{width}x{height}", "width": width, "height": height,
+             "style": each.style, "strength": each.strength, "backend": backend,
+             "group": group, **run}
+    if isinstance(each, LfbwSettings):
+        entry.update(comparison="lfbw", lfbw_blur=each.blur,
+                     effective_sigma=round(effective_sigma(each.blur), 2))
+    elif isinstance(each, BaselineSettings):
+        entry["comparison"] = "baseline"
+    return entry
+
+
+def group_settings(style: str, strengths, width: int, height: int, backend: str,
+                   baseline_strengths, lfbw_blurs) -> tuple[list, dict]:
+    """The settings timed together for one style at one size, and which LFBW each matches."""
+    settings = [BokehSettings(style=style, strength=each, backend=backend) for each in strengths]
+    matches = {}
+    for blur in lfbw_blurs:
+        strength = matched_strength(blur, width, height)
+        matches[len(settings)] = LfbwSettings(blur).style
+        settings.append(BokehSettings(style=style, strength=strength, backend=backend))
+    settings += [BaselineSettings(each) for each in baseline_strengths]
+    settings += [LfbwSettings(blur) for blur in lfbw_blurs]
+    return settings, matches
+
+
+def run_bench(sizes, strengths=DEFAULT_STRENGTHS, frames: int = 60, warmup: int = 5,
               input_path: Path | None = None, styles=("gaussian",),
-              baseline: bool = False, backend: str = "auto") -> dict:
+              baseline: bool | str = "reference", lfbw_blurs=(),
+              backend: str = "auto") -> dict:
     """Benchmark every (size, style, strength) combination; returns a JSON-ready report.
 
-    Times are milliseconds per frame; ``total`` is the per-frame sum of the stages.
-    ``baseline``: also time ``livebokeh.baseline`` (style "baseline", the naive
-    blur-whole-frame pipeline) at each strength, frame by frame alongside the first style.
-    ``backend``: auto, cpu or cuda (``livebokeh.render.backend.select_backend``).
+    Times are milliseconds per frame; ``total`` is the per-frame sum of the stages and
+    ``process`` the same without decode and encode. ``baseline``: time ``eval.baseline``
+    (style "baseline", the naive blur-whole-frame pipeline) alongside the first style, at
+    every strength (True), at the strength nearest 30 ("reference") or not at all (False).
+    ``lfbw_blurs``: time ``eval.lfbw`` with these blur values alongside every style, and
+    livebokeh at the strengths that match their sigma. ``backend``: auto, cpu or cuda.
     """
     from livebokeh.render.backend import select_backend
 
     backend_name = select_backend(backend)[0]
+    strengths = list(strengths)
+    if baseline == "reference":
+        base_strengths = [min(strengths, key=lambda s: abs(s - REFERENCE_STRENGTH))]
+    else:
+        base_strengths = strengths if baseline else []
     runs = []
     source = "generated"
     for width, height in sizes:
         frame_list, source = source_frames(width, height, frames, input_path)
-        for style in styles:
-            settings = [BokehSettings(style=style, strength=each, backend=backend_name)
-                        for each in strengths]
-            if baseline and style == styles[0]:
-                settings += [BaselineSettings(each) for each in strengths]
-            for each, run in zip(settings, time_runs(frame_list, settings, frames, warmup),
-                                 strict=True):
-                runs.append({"size": f"{width}x{height}", "width": width, "height": height,
-                             "style": each.style, "strength": each.strength,
-                             "backend": backend_name, **run})
+        for index, style in enumerate(styles):
+            group = f"{width}x{height} {style}"
+            settings, matches = group_settings(style, strengths, width, height, backend_name,
+                                               base_strengths if index == 0 else [],
+                                               lfbw_blurs)
+            for i, (each, run) in enumerate(zip(settings, time_runs(frame_list, settings,
+                                                                    frames, warmup),
+                                                strict=True)):
+                entry = _run_entry(each, width, height, backend_name, group, run)
+                if i in matches:
+                    entry["matches"] = matches[i]
+                runs.append(entry)
     return {"runs": runs, "strength_ratios": strength_ratios(runs),
-            "baseline_ratios": baseline_ratios(runs),
+            "flatness": flatness(runs), "baseline_ratios": baseline_ratios(runs),
+            "lfbw_ratios": lfbw_ratios(runs),
             "settings": {"frames": frames, "warmup": warmup, "source": source,
                          "video_mode": True, "encoder": f"libx264 {X264_PRESET} crf 18"},
             "machine": machine_info()}
+
+
+def whole_video(clip: Path, lfbw_blurs=DEFAULT_LFBW_BLURS, repeat: int = 3,
+                threads: int | None = None) -> list[dict]:
+    """Wall time of ``livebokeh video`` against LFBW's loop on ``clip``, alternating.
+
+    For each LFBW blur value: livebokeh at the matching strength (gaussian) and
+    ``eval.lfbw.lfbw_video`` run ``repeat`` times each, in turn, into temporary files; the
+    median seconds and LFBW's over livebokeh's (the speedup) are returned.
+    """
+    import tempfile
+
+    from livebokeh.app.video import process_video
+    from livebokeh.eval.lfbw import lfbw_video
+    from livebokeh.io.video import VideoReader
+
+    with VideoReader(clip) as reader:
+        width, height = reader.size
+        count = reader.frame_count
+    results = []
+    with tempfile.TemporaryDirectory(prefix="livebokeh-bench-") as folder:
+        for blur in lfbw_blurs:
+            strength = matched_strength(blur, width, height)
+            ours, theirs = [], []
+            for i in range(repeat):
+                t0 = time.perf_counter()
+                options = {} if threads is None else {"threads": threads}
+                process_video(clip, Path(folder) / f"ours{i}.mp4",
+                              BokehSettings(strength=strength), **options)
+                t1 = time.perf_counter()
+                lfbw_video(clip, Path(folder) / f"lfbw{i}.mp4", LfbwSettings(blur))
+                ours.append(t1 - t0)
+                theirs.append(time.perf_counter() - t1)
+            ours_s, theirs_s = (round(float(np.median(v)), 4) for v in (ours, theirs))
+            results.append({"clip": str(clip), "size": f"{width}x{height}", "frames": count,
+                            "lfbw": LfbwSettings(blur).style, "strength": strength,
+                            "livebokeh_s": ours_s, "lfbw_s": theirs_s,
+                            "speedup": _ratio(theirs_s, ours_s), "repeat": repeat,
+                            "threads": threads})
+    return results
 
 
 def format_table(report: dict) -> str:
@@ -345,7 +520,7 @@ def format_table(report: dict) -> str:
     names = []
     for run in report["runs"]:
         names += [n for n in run["stages"] if n not in names]
-    header = f"{'size':>10} {'style':>9} {'str':>4} " + " ".join(f"{n:>14}" for n in names)
+    header = f"{'size':>10} {'style':>12} {'str':>5} " + " ".join(f"{n:>14}" for n in names)
     lines = [header + f" {'total':>14} {'fps':>6}"]
     for run in report["runs"]:
         cells = []
@@ -353,16 +528,28 @@ def format_table(report: dict) -> str:
             s = run["stages"].get(name)
             cells.append(f"{s['median_ms']:6.2f} ({s['p95_ms']:5.1f})" if s else f"{'-':>14}")
         t = run["total"]
-        lines.append(f"{run['size']:>10} {run['style']:>9} {run['strength']:4.0f} "
+        lines.append(f"{run['size']:>10} {run['style']:>12} {run['strength']:5.1f} "
                      + " ".join(cells)
                      + f" {t['median_ms']:6.2f} ({t['p95_ms']:5.1f}) {t['fps']:6.1f}")
-    for ratio in report.get("strength_ratios", []):
-        render = f", render x{ratio['render']:.2f}" if "render" in ratio else ""
-        lines.append(f"{ratio['size']} {ratio['style']}: strength {ratio['strength']:g} "
-                     f"vs {ratio['vs']:g}: total x{ratio['total']:.2f}{render}")
+    for entry in report.get("flatness", []):
+        parts = [f"{name} x{entry[name]['max_vs_reference']:.2f} "
+                 f"(at {entry[name]['costliest_strength']:g})"
+                 for name in ("render", "total") if name in entry]
+        lines.append(f"{entry['size']} {entry['style']}: flatness, costliest strength vs "
+                     f"{entry['vs']:g}: " + ", ".join(parts))
     for ratio in report.get("baseline_ratios", []):
         lines.append(f"{ratio['size']} {ratio['style']} strength {ratio['strength']:g}: "
                      f"total x{ratio['total']:.2f} of the baseline's")
+    for ratio in report.get("lfbw_ratios", []):
+        lines.append(f"{ratio['size']} {ratio['style']} strength {ratio['strength']:g} vs "
+                     f"{ratio['lfbw']} (sigma {ratio['effective_sigma']:g}): "
+                     f"{ratio['livebokeh_ms']:.1f} vs {ratio['lfbw_ms']:.1f} ms per frame, "
+                     f"{ratio['speedup']:.2f}x faster "
+                     f"(frame by frame {ratio['paired_speedup']:.2f}x)")
+    for entry in report.get("whole_video", []):
+        lines.append(f"whole video {entry['size']} ({entry['frames']} frames) vs "
+                     f"{entry['lfbw']}: livebokeh {entry['livebokeh_s']:.2f} s, LFBW loop "
+                     f"{entry['lfbw_s']:.2f} s, {entry['speedup']:.2f}x faster")
     if any(run["subject_share"] < 0.02 for run in report["runs"]):
         lines.append("note: no person found in some runs' frames: matte timings not representative")
     settings = report["settings"]

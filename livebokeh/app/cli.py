@@ -74,6 +74,10 @@ def _friendly(command):
 
 existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 output_file = click.Path(dir_okay=False, path_type=Path)
+threads_option = click.option(
+    "--threads", type=click.IntRange(1), default=None,
+    help="CPU cores to keep busy [default: all]. From 2 up, consecutive frames' stages "
+         "overlap on threads; with N jobs in parallel give each cores/N (1: no overlap).")
 
 
 def blur_options(command):
@@ -85,7 +89,8 @@ def blur_options(command):
                      help="0..100: blur radius as a share of 4% of the image diagonal."),
         click.option("--segmenter", "segmenter_model", type=click.Choice(SEGMENTER_MODELS),
                      default="auto", show_default=True,
-                     help="Selfie model: by aspect ratio, general 256x256 or landscape 144x256."),
+                     help="Selfie model: auto (general 256x256 on the person, landscape "
+                          "144x256 for wide groups), general, or landscape (faster, coarser)."),
         click.option("--people", type=click.Choice(["all", "main"]), default="all",
                      show_default=True,
                      help="Keep everyone sharp, or one person (largest and most central, "
@@ -214,16 +219,17 @@ def main() -> None:
               help="lens: write the CoC radius in pixels (float32 .npy or .tiff).")
 @click.option("--save-depth", type=output_file,
               help="lens: write the depth used (16-bit PNG, 65535 = nearest).")
+@threads_option
 @_friendly
 def photo(input_path, output, mask_path, matte_path, save_matte, quality, save_coc, save_depth,
-          depth_map_path, depth_kind, **blur):
+          depth_map_path, depth_kind, threads, **blur):
     """Blur the background of a photo (JPEG, PNG, WebP, BMP, TIFF)."""
     from livebokeh.app.photo import process_photo
 
     process_photo(input_path, output, settings_from(**blur), mask_path=mask_path,
                   matte_path=matte_path, save_matte=save_matte, quality=quality,
                   depth_map_path=depth_map_path, depth_kind=depth_kind, save_coc=save_coc,
-                  save_depth=save_depth)
+                  save_depth=save_depth, threads=threads)
 
 
 @main.command()
@@ -234,9 +240,10 @@ def photo(input_path, output, mask_path, matte_path, save_matte, quality, save_c
 @click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True,
               help="H.264 quality (lower is better).")
 @click.option("--no-temporal", is_flag=True, help="Do not smooth the matte over time.")
+@threads_option
 @_friendly
 def video(input_path, output, mask_path, matte_path, save_matte, crf, no_temporal,
-          depth_map_path, depth_kind, **blur):
+          depth_map_path, depth_kind, threads, **blur):
     """Blur the background of a video; audio and timestamps are kept."""
     from livebokeh.app.video import process_video
 
@@ -244,7 +251,7 @@ def video(input_path, output, mask_path, matte_path, save_matte, crf, no_tempora
     settings.temporal = not no_temporal
     process_video(input_path, output, settings, mask_path=mask_path, matte_path=matte_path,
                   save_matte=save_matte, crf=crf, depth_map_path=depth_map_path,
-                  depth_kind=depth_kind)
+                  depth_kind=depth_kind, threads=threads)
 
 
 def _ray_address(ctx, param, value):
@@ -385,6 +392,22 @@ def _parse_size(ctx, param, values):
     return sizes
 
 
+def _parse_lfbw(ctx, param, values):
+    blurs = []
+    for value in values:
+        if str(value).strip().lower() == "default":
+            blurs.append(None)
+            continue
+        try:
+            blur = int(value)
+        except ValueError:
+            blur = 0
+        if not 1 <= blur <= 100:
+            raise click.BadParameter(f"'{value}' is not 'default' or a blur value 1..100")
+        blurs.append(blur)
+    return tuple(blurs)
+
+
 @main.command()
 @click.option("--size", "sizes", multiple=True, callback=_parse_size, metavar="WxH",
               help="Frame size; repeat for several (default 640x360, 1280x720, 1920x1080, "
@@ -393,28 +416,50 @@ def _parse_size(ctx, param, values):
               help="Frames timed per run (after warm-up).")
 @click.option("--warmup", type=click.IntRange(0), default=5, show_default=True)
 @click.option("--strength", "strengths", type=click.FloatRange(0, 100), multiple=True,
-              help="Strength; repeat for several (default 20 and 100).")
+              help="Strength; repeat for several (default 5, 15, 30, 60 and 100).")
 @click.option("--style", "styles", type=click.Choice(STYLES), multiple=True,
-              help="Blur style; repeat for several (default gaussian).")
+              help="Blur style; repeat for several (default: every style).")
 @click.option("--input", "input_path", type=existing_file,
               help="Image or video to time on (default: the bundled portrait photo, "
                    "else a generated scene with a figure).")
-@click.option("--baseline", is_flag=True,
-              help="Also time the naive blur-whole-frame pipeline (livebokeh.baseline) in the "
-                   "same run, and print livebokeh's time as a ratio of it.")
+@click.option("--baseline", "baseline_all", is_flag=True,
+              help="Time the naive blur-whole-frame pipeline (livebokeh.eval.baseline) at "
+                   "every strength [default: at strength 30 only].")
+@click.option("--no-baseline", is_flag=True, help="Do not time the naive pipeline.")
+@click.option("--lfbw", "lfbw_blurs", multiple=True, callback=_parse_lfbw,
+              metavar="default|N",
+              help="Also time Linux-Fake-Background-Webcam's per-frame work with "
+                   "--background no (default) or --background no,blur=N, and livebokeh at "
+                   "its sigma [default: default, 21 and 61].")
+@click.option("--no-lfbw", is_flag=True, help="Do not time the LFBW comparison.")
+@click.option("--whole-video", type=existing_file, metavar="CLIP",
+              help="Also time 'livebokeh video' against LFBW's loop on this clip (even-sized).")
+@click.option("--repeat", type=click.IntRange(1), default=3, show_default=True,
+              help="--whole-video: runs of each, alternating.")
 @click.option("--backend", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
               show_default=True, help="Render on the GPU (CuPy) or the CPU.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_friendly
-def bench(sizes, frames, warmup, strengths, styles, input_path, baseline, backend,
-          as_json) -> None:
-    """Time each stage (segmentation, matte, depth, render, encode): median and p95 ms."""
-    from livebokeh.app.bench import format_table, run_bench
+def bench(sizes, frames, warmup, strengths, styles, input_path, baseline_all, no_baseline,
+          lfbw_blurs, no_lfbw, whole_video, repeat, backend, as_json) -> None:
+    """Time each stage (decode, segmentation, matte, depth, render, encode): median and p95 ms.
 
+    Also: the naive pipeline and Linux-Fake-Background-Webcam at the same sigma, and the
+    flatness of the cost across strengths, all from the same alternating runs.
+    """
+    from livebokeh.app.bench import DEFAULT_LFBW_BLURS, DEFAULT_STRENGTHS, format_table, run_bench
+    from livebokeh.app.bench import whole_video as time_whole_video
+
+    blurs = () if no_lfbw else (lfbw_blurs or DEFAULT_LFBW_BLURS)
     report = run_bench(sizes or [(640, 360), (1280, 720), (1920, 1080), (3840, 2160)],
-                       strengths or (20.0, 100.0),
+                       strengths or DEFAULT_STRENGTHS,
                        frames=frames, warmup=warmup, input_path=input_path,
-                       styles=styles or ("gaussian",), baseline=baseline, backend=backend)
+                       styles=styles or STYLES,
+                       baseline=False if no_baseline else (True if baseline_all else "reference"),
+                       lfbw_blurs=blurs, backend=backend)
+    if whole_video is not None:
+        report["whole_video"] = time_whole_video(whole_video, blurs or DEFAULT_LFBW_BLURS,
+                                                 repeat)
     if as_json:
         import json
 
@@ -459,11 +504,12 @@ def _camera_size(ctx, param, value):
                    "(e.g. 127.0.0.1:8787). Non-loopback addresses need --token.")
 @click.option("--token", envvar="LIVEBOKEH_TOKEN",
               help="--serve: every request must carry it (?token=, Bearer header).")
+@threads_option
 @blur_options
 @_friendly
 def cam(camera, loop, size, fps, vcam_device, vcam_backend, no_vcam, preview, stats, max_frames,
         max_seconds, json_summary, serve, token, mask_path, matte_path, save_matte,
-        depth_map_path, depth_kind, **blur):
+        depth_map_path, depth_kind, threads, **blur):
     """Blur a webcam live into a virtual camera (for Zoom, Meet, OBS...). Ctrl-C stops."""
     from livebokeh.app.live import run_cam
 
@@ -473,7 +519,8 @@ def cam(camera, loop, size, fps, vcam_device, vcam_backend, no_vcam, preview, st
             vcam_device=vcam_device, vcam_backend=vcam_backend, preview=preview,
             vcam=not no_vcam, stats=stats, max_frames=max_frames, max_seconds=max_seconds,
             json_summary=json_summary, mask_path=mask_path, matte_path=matte_path,
-            depth_map_path=depth_map_path, depth_kind=depth_kind, serve=serve, token=token)
+            depth_map_path=depth_map_path, depth_kind=depth_kind, serve=serve, token=token,
+            threads=threads)
 
 
 @main.command()

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -27,6 +28,7 @@ from livebokeh.errors import LivebokehError
 from livebokeh.io.sinks import FrameSink, LiveControls, handle_key
 from livebokeh.io.sources import FrameSource
 from livebokeh.settings import BokehSettings
+from livebokeh.threads import limit_threads, resolve_threads
 
 HOLD_AFTER_S = 0.25  # no new frame for this long: repeat the last output frame
 STATS_EVERY_S = 2.0
@@ -112,7 +114,8 @@ class LiveLoop:
     def __init__(self, source: FrameSource, sinks: Sequence[FrameSink], settings: BokehSettings,
                  stats_every: float | None = None, max_frames: int | None = None,
                  max_seconds: float | None = None, log: Callable[[str], None] = _stderr,
-                 web=None):
+                 web=None, threads: int | None = None):
+        self.threads = resolve_threads(threads)  # > 1: perception runs ahead on a thread
         self.source = source
         self.sinks = list(sinks)
         self.web = web  # server.LiveServer (--serve): live settings in, frames out
@@ -152,9 +155,13 @@ class LiveLoop:
         self._started = time.monotonic()
         window_start, skipped_before = self._started, self.source.frames_skipped
         last_output, was_connected = self._started, True
+        ahead = _PerceptionAhead(self) if self.threads > 1 else None
         try:
             while not self._should_stop():
-                frame = self.source.read(timeout=1.0 / self.source.fps)
+                if ahead is None:
+                    frame = self.source.read(timeout=1.0 / self.source.fps)
+                else:
+                    frame = ahead.take(timeout=1.0 / self.source.fps)
                 if was_connected != self.source.connected:
                     was_connected = self._report_connection(last_output)
                 if frame is None:
@@ -163,7 +170,7 @@ class LiveLoop:
                     if not self.source.connected or time.monotonic() - last_output > HOLD_AFTER_S:
                         self._hold()
                     continue
-                self._process(frame.rgb, frame.capture_time)
+                self._process(frame.rgb, frame.capture_time, getattr(frame, "perception", None))
                 last_output = time.monotonic()
                 if self.stats_every and last_output - window_start >= self.stats_every:
                     self.log(self._window_line(last_output - window_start,
@@ -171,6 +178,8 @@ class LiveLoop:
                     window_start, skipped_before = last_output, self.source.frames_skipped
                     self._window.reset()
         finally:
+            if ahead is not None:
+                ahead.close()
             self._elapsed = time.monotonic() - self._started
             self._processor.close()
         return self.summary()
@@ -190,14 +199,17 @@ class LiveLoop:
                      f"{self.source.reconnect_s:g} s (outputs repeat the last frame)")
         return self.source.connected
 
-    def _process(self, rgb: np.ndarray, capture_time: float) -> None:
+    def _process(self, rgb: np.ndarray, capture_time: float, perception=None) -> None:
+        """Finish (or, without ``perception``, process) one frame and send it out."""
         self._apply_web()
         self._apply_controls()
         rgb = self._fit(rgb)
         timings: dict[str, float] = {}
         matte = None
         if self.controls.blur:
-            result = self._processor.process(rgb, self._timestamp_ms(capture_time), out=self._out)
+            if perception is None:
+                perception = self._processor.perceive(rgb, self._timestamp_ms(capture_time))
+            result = self._processor.finish(rgb, perception, out=self._out)
             timings, matte = result.timings_ms, result.matte
         else:
             np.copyto(self._out, rgb)
@@ -312,6 +324,88 @@ class LiveLoop:
                 "skipped_pct": round(100.0 * skipped / produced, 1) if produced else 0.0}
 
 
+class _PerceivedFrame(NamedTuple):
+    """A camera frame (owned copy) with its perception, handed from the worker to the loop."""
+
+    rgb: np.ndarray
+    capture_time: float
+    perception: object
+
+
+class _PerceptionAhead:
+    """Segments the newest camera frame on a worker thread while the loop finishes the last.
+
+    One frame at a time: the worker reads the next frame only when the loop has taken the
+    previous one, so a frame never waits in a queue. It waits at most while the frame before
+    it is finished: with finishing shorter than a frame period, latency grows by less than
+    one frame period, and throughput is set by the longer of the two stages instead of
+    their sum. Frames are copied out of the source (whose buffers are reused) into two
+    buffers used in turn: one being perceived, one being finished. A worker error is raised
+    by ``take``.
+    """
+
+    def __init__(self, loop: LiveLoop):
+        self.loop = loop
+        self._slot: _PerceivedFrame | BaseException | None = None
+        self._filled = threading.Condition()
+        self._taken = threading.Event()
+        self._taken.set()
+        self._stop = threading.Event()
+        self._buffers: list[np.ndarray] = []
+        self._turn = 0
+        self._thread = threading.Thread(target=self._work, name="livebokeh perceive",
+                                        daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        loop, source = self.loop, self.loop.source
+        while not self._stop.is_set():
+            if not self._taken.wait(0.1):
+                continue
+            frame = source.read(timeout=1.0 / source.fps)
+            if frame is None:
+                if source.ended:
+                    return
+                continue
+            try:
+                rgb = self._own(loop._fit(frame.rgb))
+                item = _PerceivedFrame(rgb, frame.capture_time, loop._processor.perceive(
+                    rgb, loop._timestamp_ms(frame.capture_time)))
+            except BaseException as error:  # raised in the loop by take()
+                item = error
+            with self._filled:
+                self._taken.clear()
+                self._slot = item
+                self._filled.notify_all()
+            if isinstance(item, BaseException):
+                return
+
+    def _own(self, rgb: np.ndarray) -> np.ndarray:
+        if not self._buffers or self._buffers[0].shape != rgb.shape:
+            self._buffers = [np.empty_like(rgb) for _ in range(2)]
+        self._turn ^= 1
+        np.copyto(self._buffers[self._turn], rgb)
+        return self._buffers[self._turn]
+
+    def take(self, timeout: float) -> _PerceivedFrame | None:
+        """The next perceived frame, waiting up to ``timeout`` s; None if none came."""
+        with self._filled:
+            if self._slot is None:
+                self._filled.wait_for(lambda: self._slot is not None, timeout)
+            item, self._slot = self._slot, None
+        if item is None:
+            return None
+        self._taken.set()  # the worker starts on the next frame while this one is finished
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._taken.set()
+        self._thread.join()
+
+
 def format_summary(summary: dict) -> str:
     """The one-line end-of-run summary."""
     latency = summary["latency_ms"]
@@ -353,10 +447,12 @@ def stop_on_signals(loop: LiveLoop) -> Iterator[None]:
 def run_live(source: FrameSource, sinks: Sequence[FrameSink], settings: BokehSettings,
              stats_every: float | None = None, max_frames: int | None = None,
              max_seconds: float | None = None, log: Callable[[str], None] = _stderr,
-             web=None) -> dict:
+             web=None, threads: int | None = None) -> dict:
     """Run the live loop with signal handling; returns the summary. The caller owns (opens
-    and closes) ``source``, ``sinks`` and ``web`` (a started server.LiveServer or None)."""
-    loop = LiveLoop(source, sinks, settings, stats_every, max_frames, max_seconds, log, web)
+    and closes) ``source``, ``sinks`` and ``web`` (a started server.LiveServer or None).
+    ``threads``: cores to use (``livebokeh.threads``; 1: no stage runs ahead)."""
+    loop = LiveLoop(source, sinks, settings, stats_every, max_frames, max_seconds, log, web,
+                    threads)
     with stop_on_signals(loop):
         return loop.run()
 
@@ -369,8 +465,11 @@ def run_cam(settings: BokehSettings, camera: str = "0", loop: bool = False,
             json_summary: Path | None = None, mask_path=None, matte_path=None,
             depth_map_path=None, depth_kind: str = "inverse",
             log: Callable[[str], None] = _stderr, serve: str | None = None,
-            token: str | None = None) -> dict:
+            token: str | None = None, threads: int | None = None) -> dict:
     """The ``livebokeh cam`` job: open camera and outputs, run, close everything, summarise.
+
+    ``threads``: CPU cores to keep busy (``livebokeh.threads``; default all): from 2 up the
+    next frame is segmented while the current one is rendered.
 
     Exit codes (via LivebokehError): 1 bad input (unknown file, bad option), 2 a device is
     missing or busy (camera, virtual camera) or --preview without a display.
@@ -407,7 +506,7 @@ def run_cam(settings: BokehSettings, camera: str = "0", loop: bool = False,
         log(f"{source.name} {source.width}x{source.height} @{source.fps:g} fps -> {outputs}; "
             f"Ctrl-C to stop")
         summary = run_live(source, sinks, settings, STATS_EVERY_S if stats else None,
-                           max_frames, max_seconds, log, web)
+                           max_frames, max_seconds, log, web, limit_threads(threads))
     log(format_summary(summary))
     if json_summary is not None:
         write_files_atomic({Path(json_summary): (json.dumps(summary, indent=2) + "\n").encode()})

@@ -20,15 +20,19 @@ from livebokeh.io.images import (
 )
 from livebokeh.pipeline import BokehProcessor
 from livebokeh.settings import BokehSettings
+from livebokeh.threads import limit_threads
 
 
 def process_photo(input_path, output, settings: BokehSettings, mask_path=None,
                   matte_path=None, save_matte=None, quality: int = 92, depth_map_path=None,
-                  depth_kind: str = "inverse", save_coc=None, save_depth=None) -> None:
+                  depth_kind: str = "inverse", save_coc=None, save_depth=None,
+                  threads: int | None = None) -> None:
     """The ``livebokeh photo`` job: validate everything, blur, write outputs atomically.
 
     The outputs (image, matte, CoC, depth) appear together once all are written; a failed
     write (full disk, read-only folder...) is one line and leaves every old file as it was.
+    ``threads``: CPU cores OpenCV may use for this photo (``livebokeh.threads``; default
+    all); N photos in parallel on N cores: ``threads=1`` each.
 
     ``depth_map_path``/``depth_kind``: bring-your-own depth (``perception.depth.load_depth_map``).
     ``save_coc`` (.npy/.tiff, float32 pixels) and ``save_depth`` (16-bit PNG) need the lens
@@ -43,6 +47,7 @@ def process_photo(input_path, output, settings: BokehSettings, mask_path=None,
         raise LivebokehError("--save-coc and --save-depth need --style lens")
     check_outputs([output, save_matte, save_coc, save_depth],
                    [input_path, mask_path, matte_path, depth_map_path])
+    limit_threads(threads, overlapped=False)
     rgb, alpha, icc_profile = read_photo(input_path)
     load_still_inputs(settings, (rgb.shape[1], rgb.shape[0]), mask_path, matte_path,
                       depth_map_path, depth_kind)

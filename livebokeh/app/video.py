@@ -21,6 +21,9 @@ from livebokeh.io.atomic import atomic_outputs, check_output_path
 from livebokeh.io.video import VideoReader, VideoWriter, container_format, video_codec
 from livebokeh.pipeline import BokehProcessor
 from livebokeh.settings import BokehSettings
+from livebokeh.threads import ahead, limit_threads
+
+STAGE_DEPTH = 2  # frames waiting between two stages (more only adds memory and latency)
 
 
 def _validate_outputs(input_path: Path, output: Path, save_matte: Path | None,
@@ -49,18 +52,23 @@ def process_video(input_path, output, settings: BokehSettings, mask_path=None, m
     propagates after cleanup); the video and its matte appear together or not at all.
     ``depth_map_path`` is a still depth map (``perception.depth.load_depth_map``) used for
     every frame by the lens style.
-    ``threads``: the cores this job may use (decoder, encoder; None: all), so that batch
-    workers x threads never exceed the cores. ``progress``: anything with ``update(frames)``
-    (a batch's shared bar); None: a bar of its own when stderr is a terminal.
+
+    ``threads``: CPU cores this job may keep busy (``livebokeh.threads``; default all): OpenCV,
+    the decoder and the encoder are held to it, so that batch workers x threads never exceed
+    the cores. From 2 up, decoding, segmentation, matte + render and encoding of consecutive
+    frames overlap on their own threads; 1 runs them one after another. ``progress``:
+    anything with ``update(frames)`` (a batch's shared bar); None: a bar of its own when
+    stderr is a terminal.
     """
     input_path, output = Path(input_path), Path(output)
     save_matte = Path(save_matte) if save_matte is not None else None
     _validate_outputs(input_path, output, save_matte, settings.background == "transparent")
-    with VideoReader(input_path, threads) as reader:
+    count = limit_threads(threads)
+    with VideoReader(input_path, count) as reader:
         load_still_inputs(settings, reader.size, mask_path, matte_path, depth_map_path,
                           depth_kind)
         with atomic_outputs(output, save_matte) as (tmp, tmp_matte):
-            _run(reader, tmp, tmp_matte, settings, crf, threads, progress)
+            _run(reader, tmp, tmp_matte, settings, crf, count, progress)
         damage = reader.damage.summary()
         if damage is not None:
             print(f"livebokeh: warning: {input_path.name} is damaged: {damage}", file=sys.stderr)
@@ -88,17 +96,43 @@ class EvenBuffer:
         return self.full
 
 
+class _Outputs:
+    """The buffers one output frame needs: the picture, and the alpha or matte if written.
+
+    A job keeps ``STAGE_DEPTH + 2`` of them and uses them in turn: that many frames can be in
+    flight between the render and the encoder (one rendered, ``STAGE_DEPTH`` waiting, one
+    being encoded), so a buffer is free again when its turn comes.
+    """
+
+    def __init__(self, size: tuple[int, int], alpha: bool, matte: bool):
+        self.image = EvenBuffer(*size)
+        self.rgba = EvenBuffer(*size, channels=4) if alpha else None
+        self.matte = EvenBuffer(*size, channels=1) if matte else None
+
+    def fill(self, result) -> None:
+        """Keep what the encoder needs from ``result`` (the processor reuses its arrays)."""
+        if self.rgba is not None:  # transparent: colour and the matte as alpha
+            self.rgba.view[..., :3] = self.image.view
+            self.rgba.view[..., 3] = result.alpha
+        if self.matte is not None:
+            cv2.convertScaleAbs(result.matte, self.matte.view, alpha=255.0)
+
+
 def _run(reader: VideoReader, tmp: Path, tmp_matte: Path | None, settings: BokehSettings,
-         crf: int, threads: int | None = None, progress=None) -> None:
-    """Decode, blur and encode every frame; audio packets are muxed as they are demuxed."""
+         crf: int, threads: int = 1, progress=None) -> None:
+    """Decode, blur and encode every frame; audio packets are muxed in their file order.
+
+    With ``threads`` > 1 four stages overlap (``threads.ahead``): decoding, segmentation
+    (``perceive``), matte + render (``finish``) and, on this thread, encoding; audio packets
+    pass through the stages untouched, so everything stays in file order.
+    """
     ms_per_tick = float(reader.video.time_base or Fraction(1, 1000)) * 1000.0
-    out = EvenBuffer(*reader.size)
     alpha = settings.background == "transparent"
-    rgba = EvenBuffer(*reader.size, channels=4) if alpha else None
-    matte_out = EvenBuffer(*reader.size, channels=1) if tmp_matte is not None else None
+    pipelined = threads > 1
+    outputs = [_Outputs(reader.size, alpha, tmp_matte is not None)
+               for _ in range(STAGE_DEPTH + 2 if pipelined else 1)]
     with contextlib.ExitStack() as stack:  # on error: writers abandoned, nothing flushed
-        writer = stack.enter_context(VideoWriter(tmp, reader, crf, alpha=alpha,
-                                                 threads=threads))
+        writer = stack.enter_context(VideoWriter(tmp, reader, crf, alpha=alpha, threads=threads))
         if tmp_matte is not None:
             matte_writer = stack.enter_context(VideoWriter(tmp_matte, reader, crf, False,
                                                            threads=threads))
@@ -107,16 +141,37 @@ def _run(reader: VideoReader, tmp: Path, tmp_matte: Path | None, settings: Bokeh
                 tqdm(total=reader.frame_count, unit="frame", desc=reader.path.name,
                      disable=not sys.stderr.isatty(), leave=False))
         processor = stack.enter_context(BokehProcessor(settings, video=True))
-        for kind, item, pts in reader.packets():
+        frame_index = 0
+
+        def perceive(item):
+            kind, rgb, pts = item
+            if kind == "audio":
+                return item, None
+            return item, processor.perceive(rgb, round(pts * ms_per_tick))
+
+        def finish(pair):
+            nonlocal frame_index
+            (kind, rgb, pts), perception = pair
+            if kind == "audio":
+                return kind, rgb, None
+            buffers = outputs[frame_index % len(outputs)]
+            frame_index += 1
+            buffers.fill(processor.finish(rgb, perception, out=buffers.image.view))
+            return kind, buffers, pts
+
+        if pipelined:  # closed (threads joined) before the processor and writers close
+            stages = ahead(reader.packets(), depth=STAGE_DEPTH, name="decode")
+            stages = ahead(stages, perceive, depth=1, name="perceive")
+            stages = stack.enter_context(contextlib.closing(
+                ahead(stages, finish, depth=STAGE_DEPTH, name="render")))
+        else:
+            stages = map(finish, map(perceive, reader.packets()))
+        for kind, item, pts in stages:
             if kind == "audio":
                 writer.write_audio(item)
                 continue
-            result = processor.process(item, round(pts * ms_per_tick), out=out.view)
-            if rgba is not None:  # transparent: colour and the matte as alpha
-                rgba.view[..., :3] = out.view
-                rgba.view[..., 3] = result.alpha
-            writer.write_frame(out.padded() if rgba is None else rgba.padded(), pts)
-            if matte_out is not None:
-                cv2.convertScaleAbs(result.matte, matte_out.view, alpha=255.0)
-                matte_writer.write_frame(matte_out.padded(), pts)
+            image = item.image.padded() if item.rgba is None else item.rgba.padded()
+            writer.write_frame(image, pts)
+            if item.matte is not None:
+                matte_writer.write_frame(item.matte.padded(), pts)
             progress.update(1)

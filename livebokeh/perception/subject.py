@@ -54,6 +54,7 @@ CROP_MODEL = "selfie"  # the square general model fits a square box ...
 WIDE_CROP_MODEL = "selfie-landscape"  # ... and the 16:9 landscape model a wide group of people
 WIDE_PEOPLE = 1.4  # people's box width / height from which the wide model fits better: a
 # square box around two people side by side reaches far past the frame's top and bottom
+NARROW_PEOPLE = 1.1  # ... and back to the square box only when they are narrower than this
 PEOPLE_MODES = ("all", "main")
 
 
@@ -261,8 +262,7 @@ class SubjectFinder:
         From ``last`` (this frame's box) it shrinks by ``SHRINK_LIMIT`` at most, grows by
         ``BORDER_GROWTH`` where someone is cut off, and stays while within ``BOX_HOLD``.
         """
-        wide = people.width >= WIDE_PEOPLE * people.height
-        model = WIDE_CROP_MODEL if wide else CROP_MODEL
+        model = _crop_model(people, self.segmenter.model_choice, self.crop_model)
         aspect = MODEL_SIZE[model][0] / MODEL_SIZE[model][1]
         side = CROP_SCALE * max(people.width, people.height * aspect)  # the box's width
         same = last is not None and model == self.crop_model
@@ -296,6 +296,19 @@ class SubjectFinder:
         grid = segmenter_size(width, height)
         matrix = _grid_to_grid(Box.frame(width, height), grid, box, size)
         return cv2.warpAffine(self._presence, matrix, size, flags=cv2.INTER_LINEAR)
+
+
+def _crop_model(people: Box, choice: str, current: str) -> str:
+    """The model for a box around ``people``: ``auto`` takes the general (square) one unless
+    they are a wide group (with hysteresis: back to square only under ``NARROW_PEOPLE``, so a
+    group does not flip between models, each flip restarting the temporal smoothing);
+    ``general`` and ``landscape`` force one (landscape: 1.7x cheaper per pass, on DAVIS IoU
+    0.738 / boundary F 0.527 / dtSSD 10.2 against the general model's 0.839 / 0.643 / 9.05
+    and the raw whole-frame model's 0.667 / 0.415 / 12.3)."""
+    if choice != "auto":
+        return WIDE_CROP_MODEL if choice == "landscape" else CROP_MODEL
+    wide = WIDE_PEOPLE if current == CROP_MODEL else NARROW_PEOPLE
+    return WIDE_CROP_MODEL if people.width >= wide * people.height else CROP_MODEL
 
 
 def _close(a: Box, b: Box, tolerance: float) -> bool:

@@ -43,11 +43,12 @@ class DepthOfField:
         self._face_box = None
         self._frame = 0
         self._coc: np.ndarray | None = None
+        self._frame_coc: np.ndarray | None = None  # reused frame-size buffer
         self.depth: np.ndarray | None = None  # last normalised inverse depth (low resolution)
 
     @property
     def last_coc(self) -> np.ndarray | None:
-        """The CoC map of the last frame (reused buffer)."""
+        """The CoC map of the last frame (frame size or low resolution, see ``coc``)."""
         return self._coc
 
     def close(self) -> None:
@@ -71,18 +72,33 @@ class DepthOfField:
             self._face_box = self.faces.find(rgb) or self._face_box
         return self._face_box
 
-    def coc(self, rgb: np.ndarray, matte: np.ndarray, max_radius: float) -> np.ndarray:
-        """Signed CoC radius (float32, frame size, pixels) for this frame; buffer reused."""
+    def coc(self, rgb: np.ndarray, matte: np.ndarray, max_radius: float,
+            frame_size: bool = True) -> np.ndarray:
+        """Signed CoC radius (float32, pixels) for this frame; buffer reused.
+
+        At frame size, or with ``frame_size=False`` at the depth map's resolution when that
+        is lower (the renderers take it as it is: at 1080p the frame-size map costs 2 ms to
+        make and is never needed by the blur).
+        """
         height, width = rgb.shape[:2]
-        if self._coc is None or self._coc.shape != (height, width):
-            self._coc = np.empty((height, width), np.float32)
         depth = self._depth(rgb)
         face = self._face(rgb)
         self._frame += 1
         self.depth = depth
         if depth is None:  # one depth for the whole background
-            return cv2.multiply(cv2.subtract(1.0, matte), max_radius, dst=self._coc)
+            return cv2.multiply(cv2.subtract(1.0, matte), max_radius,
+                                dst=self._buffer(height, width))
         small_matte = shrink_to(matte, depth.shape[::-1])
         focus = focal_depth(depth, small_matte, self.focus, face)
         low = coc_map(depth, focus, max_radius, near_blur=self.settings.near_blur)
-        return cv2.resize(low, (width, height), dst=self._coc, interpolation=cv2.INTER_LINEAR)
+        if not frame_size or low.shape == (height, width):
+            self._coc = low
+            return low
+        return cv2.resize(low, (width, height), dst=self._buffer(height, width),
+                          interpolation=cv2.INTER_LINEAR)
+
+    def _buffer(self, height: int, width: int) -> np.ndarray:
+        if self._frame_coc is None or self._frame_coc.shape != (height, width):
+            self._frame_coc = np.empty((height, width), np.float32)
+        self._coc = self._frame_coc
+        return self._coc

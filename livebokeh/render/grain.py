@@ -13,6 +13,8 @@ estimate), ``off`` or a number 0..100 that sets the grain directly:
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import cv2
 import numpy as np
 
@@ -63,38 +65,84 @@ def estimate_noise(rgb: np.ndarray, matte: np.ndarray) -> float:
     return float(np.median(sigmas)) * MAD_TO_SIGMA / NOISE_KERNEL_GAIN
 
 
+def _noise_tile(work: dict[str, np.ndarray], rng: np.random.Generator, h: int, w: int):
+    """The standard-normal tile for frames of h x w (drawn once per size, kept in ``work``)."""
+    if work.get("grain_tile") is None or work["grain_tile"].shape != (h + TILE_MARGIN,
+                                                                      w + TILE_MARGIN):
+        work["grain_tile"] = rng.standard_normal((h + TILE_MARGIN, w + TILE_MARGIN), np.float32)
+        work.pop("grain_planes", None)
+    return work["grain_tile"]
+
+
+def draw_offset(rng: np.random.Generator) -> tuple[int, int, float]:
+    """This frame's (dy, dx, sign): where the tile is read and whether it is negated."""
+    dy, dx = rng.integers(0, TILE_MARGIN + 1, 2)
+    return int(dy), int(dx), 1.0 if rng.random() < 0.5 else -1.0
+
+
 def add_grain(out: np.ndarray, blur_amount: np.ndarray, sigma: float, rng: np.random.Generator,
               work: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """Add monochrome Gaussian grain of std ``sigma * blur_amount`` levels to ``out`` in place.
 
     ``out``: HxWx3 uint8 (RGB), the rendered frame. ``blur_amount``: HxW float32 0..1, how much
-    of a pixel's own noise the blur removed (0 sharp, 1 fully blurred; e.g. ``1 - matte``,
-    which ``render.composite`` leaves in ``work["inv"]``). ``sigma``: 8-bit levels
-    (``estimate_noise`` or ``grain_sigma``); 0 leaves ``out`` untouched.
+    of a pixel's own noise the blur removed (0 sharp, 1 fully blurred; e.g. ``1 - matte``).
+    ``sigma``: 8-bit levels (``estimate_noise`` or ``grain_sigma``); 0 leaves ``out``
+    untouched.
 
     No full-size allocation per frame: a standard-normal tile a little larger than the frame
     is made once (kept in ``work``, pass the same dict each frame) and read at a random
     offset and sign each frame. Grain is split into its positive and negative parts so both
-    are applied with saturating uint8 add/subtract.
+    are applied with saturating uint8 add/subtract. The renderers use ``Grain`` instead,
+    which adds the grain before the blend (the same result in 2 passes instead of 6).
     """
     if sigma <= 0:
         return out
     work = {} if work is None else work
     h, w = blur_amount.shape
-    if work.get("grain_tile") is None or work["grain_tile"].shape != (h + TILE_MARGIN,
-                                                                      w + TILE_MARGIN):
-        work["grain_tile"] = rng.standard_normal((h + TILE_MARGIN, w + TILE_MARGIN), np.float32)
-        work["grain_1"] = np.empty((h, w), np.uint8)
-        work["grain_3"] = np.empty((h, w, 3), np.uint8)
-    dy, dx = rng.integers(0, TILE_MARGIN + 1, 2)
-    noise = work["grain_tile"][dy:dy + h, dx:dx + w]
-    sign = 1.0 if rng.random() < 0.5 else -1.0
+    tile = _noise_tile(work, rng, h, w)
+    dy, dx, sign = draw_offset(rng)
+    noise = tile[dy:dy + h, dx:dx + w]
+    if work.get("grain_1") is None or work["grain_1"].shape != (h, w):
+        work["grain_1"], work["grain_3"] = np.empty((h, w), np.uint8), np.empty((h, w, 3),
+                                                                                np.uint8)
     part, part3 = work["grain_1"], work["grain_3"]
     for scale, apply in ((sign * sigma, cv2.add), (-sign * sigma, cv2.subtract)):
         cv2.multiply(noise, blur_amount, dst=part, scale=scale, dtype=cv2.CV_8U)  # < 0 → 0
         cv2.cvtColor(part, cv2.COLOR_GRAY2RGB, dst=part3)
         apply(out, part3, dst=out)
     return out
+
+
+@dataclass
+class Grain:
+    """One frame's grain at full strength, to be added to a blurred layer before the blend.
+
+    Added to the blurred background and then blended with the sharp frame by ``1 - weight``,
+    grain ends up scaled exactly as ``add_grain(out, 1 - weight, ...)`` scales it, but it
+    costs two uint8 passes: the tile's positive and negative parts times ``sigma`` are kept
+    as 3-channel uint8 planes (made when the size or sigma changes; in video once) and read
+    at this frame's offset. The random draws are ``add_grain``'s, in its order.
+    """
+
+    sigma: float
+    rng: np.random.Generator
+    work: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def apply(self, image: np.ndarray) -> np.ndarray:
+        """Add the grain to ``image`` (HxWx3 uint8) in place; a no-op when ``sigma`` is 0."""
+        if self.sigma <= 0:
+            return image
+        h, w = image.shape[:2]
+        tile = _noise_tile(self.work, self.rng, h, w)
+        planes = self.work.get("grain_planes")
+        if planes is None or planes[0] != self.sigma:
+            planes = self.work["grain_planes"] = (self.sigma,) + tuple(
+                cv2.cvtColor(cv2.multiply(tile, sign * self.sigma, dtype=cv2.CV_8U),
+                             cv2.COLOR_GRAY2RGB) for sign in (1.0, -1.0))
+        dy, dx, sign = draw_offset(self.rng)
+        positive, negative = planes[1:] if sign > 0 else planes[:0:-1]
+        cv2.add(image, positive[dy:dy + h, dx:dx + w], dst=image)
+        return cv2.subtract(image, negative[dy:dy + h, dx:dx + w], dst=image)
 
 
 def grain_sigma(option: str | float, estimated: float) -> float:

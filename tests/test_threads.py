@@ -1,0 +1,126 @@
+"""Stages on threads (``livebokeh.threads``) and the pipelined ``process_stream``.
+
+Order, bounded look-ahead, errors raised where the consumer takes the item, no thread left
+behind, the ``threads`` knob; ``process_stream`` gives exactly what ``process`` gives, frame
+by frame, on real video frames.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import tennis_frames
+from livebokeh.pipeline import BokehProcessor
+from livebokeh.settings import BokehSettings
+from livebokeh.threads import ahead, available_cores, limit_threads, resolve_threads
+
+
+def stage_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("livebokeh ")]
+
+
+def test_ahead_keeps_order_and_applies_the_work():
+    assert list(ahead(range(50), lambda x: x * x, depth=3)) == [x * x for x in range(50)]
+    assert list(ahead(iter("abc"))) == ["a", "b", "c"]
+    assert stage_threads() == []
+
+
+def test_ahead_runs_the_work_on_another_thread_while_the_consumer_works():
+    seen = []
+
+    def work(item):
+        seen.append(threading.current_thread().name)
+        time.sleep(0.02)
+        return item
+
+    started = time.perf_counter()
+    for _ in ahead(range(10), work, depth=1):
+        time.sleep(0.02)  # the consumer's own stage
+    overlapped = time.perf_counter() - started
+    assert set(seen) == {"livebokeh stage"}
+    assert overlapped < 0.9 * 10 * 0.04  # one after another would take 0.4 s
+
+
+def test_ahead_reads_at_most_depth_plus_one_items_ahead():
+    produced = []
+
+    def items():
+        for i in range(100):
+            produced.append(i)
+            yield i
+
+    stream = ahead(items(), depth=2)
+    assert next(stream) == 0
+    time.sleep(0.2)  # let the worker run as far as it may
+    assert len(produced) <= 1 + 2 + 1  # taken, queued, and the one waiting to be queued
+    stream.close()
+    assert stage_threads() == []
+
+
+def test_an_error_in_a_stage_is_raised_after_the_items_before_it():
+    def work(item):
+        if item == 3:
+            raise ValueError("bad frame 3")
+        return item
+
+    got = []
+    with pytest.raises(ValueError, match="bad frame 3"):
+        for item in ahead(range(10), work):
+            got.append(item)
+    assert got == [0, 1, 2]
+    assert stage_threads() == []
+
+
+def test_stopping_early_stops_and_joins_every_chained_stage():
+    chained = ahead(ahead(range(1000), depth=2), lambda x: x + 1, depth=2)
+    assert [next(chained) for _ in range(3)] == [1, 2, 3]
+    assert len(stage_threads()) == 2
+    chained.close()
+    assert stage_threads() == []
+
+
+def test_threads_knob():
+    assert resolve_threads(None) == available_cores() >= 1
+    assert resolve_threads(3) == 3
+    with pytest.raises(ValueError):
+        resolve_threads(0)
+    before = cv2.getNumThreads()
+    try:
+        assert limit_threads(1) == 1 and cv2.getNumThreads() == 1
+        assert limit_threads(8) == 8 and cv2.getNumThreads() == 6  # stages use ~2 cores
+        assert limit_threads(8, overlapped=False) == 8 and cv2.getNumThreads() == 8
+    finally:
+        cv2.setNumThreads(before)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_process_stream_gives_what_process_gives(threads):
+    frames = tennis_frames()[:8]
+    settings = BokehSettings(strength=40, grain="off")
+    with BokehProcessor(settings, video=True) as processor:
+        expected = [(r.image.copy(), r.matte.copy())
+                    for r in (processor.process(rgb, 40 * i) for i, rgb in enumerate(frames))]
+    with BokehProcessor(settings, video=True) as processor:
+        items = ((rgb, 40 * i) for i, rgb in enumerate(frames))
+        got = [(r.image.copy(), r.matte.copy())
+               for r in processor.process_stream(items, threads=threads)]
+    assert len(got) == len(expected)
+    for (image, matte), (want_image, want_matte) in zip(got, expected, strict=True):
+        assert np.array_equal(image, want_image) and np.array_equal(matte, want_matte)
+    assert stage_threads() == []
+
+
+def test_process_stream_takes_plain_frames_and_output_buffers():
+    frames = tennis_frames()[:4]
+    outs = [np.zeros_like(frames[0]) for _ in frames]
+    with BokehProcessor(BokehSettings(grain="off"), video=True) as processor:
+        results = list(processor.process_stream((rgb, None, out) for rgb, out in
+                                                zip(frames, outs, strict=True)))
+        assert all(r.image is out for r, out in zip(results, outs, strict=True))
+        plain = [r.image.copy() for r in processor.process_stream(frames, threads=2)]
+    assert all(out.any() for out in outs) and len(plain) == 4
