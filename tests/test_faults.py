@@ -794,14 +794,13 @@ def error_or_note(code: int, stderr: str, expected: int) -> str:
 @case("signal-term-cam", "signals", "SIGTERM to a running cam", "clean stop with summary, exit 0")
 def _(inp, tmp):
     process = subprocess.Popen([sys.executable, "-m", "livebokeh", "cam", "--camera", inp.clip,
-                                "--loop", "--no-vcam", "--json-summary", tmp / "s.json"],
-                               stderr=subprocess.PIPE, text=True)
+                                "--loop", "--no-vcam", "--stats", "--json-summary",
+                                tmp / "s.json"], stderr=subprocess.PIPE, text=True)
     seen = ""
-    while "Ctrl-C to stop" not in seen:
+    while "fps |" not in seen:  # the first stats line: frames are flowing
         line = process.stderr.readline()
         assert line, seen
         seen += line
-    time.sleep(0.5)
     process.send_signal(signal.SIGTERM)
     stderr = seen + process.communicate(timeout=30)[1]
     assert process.returncode == 0 and "summary: " in stderr and "Traceback" not in stderr
