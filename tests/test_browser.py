@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import json
 import shutil
@@ -35,6 +36,20 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--mute-audio",
                   "--window-size=1280,900", "--remote-debugging-port=0")
+
+
+@contextlib.contextmanager
+def chromium(profile: Path):
+    """Headless Chromium for the block; yields its page's CDP URL and ends it afterwards."""
+    browser, ws_url = launch_chromium(profile)
+    try:
+        yield ws_url
+    finally:
+        browser.terminate()
+        try:
+            browser.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            browser.kill()
 
 
 def launch_chromium(profile: Path) -> tuple[subprocess.Popen, str]:
@@ -185,13 +200,6 @@ async def run_in_browser(ws_url: str, fed) -> None:
 
 
 def test_control_page_in_chromium(tmp_path):
-    with fed_server(tmp_path, strength=60, grain="off") as fed:
-        browser, ws_url = launch_chromium(tmp_path / "profile")
-        try:
-            asyncio.run(run_in_browser(ws_url, fed))
-        finally:
-            browser.terminate()
-            try:
-                browser.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                browser.kill()
+    with fed_server(tmp_path, strength=60, grain="off") as fed, \
+            chromium(tmp_path / "profile") as ws_url:
+        asyncio.run(run_in_browser(ws_url, fed))

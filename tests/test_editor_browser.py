@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 from pathlib import Path
 
 import aiohttp
@@ -26,7 +25,7 @@ from conftest import PEOPLE, need
 from livebokeh.app.editing import Editor
 from livebokeh.app.editor import EditorServer
 from livebokeh.io.images import read_image
-from test_browser import CHROMIUM, Page, launch_chromium
+from test_browser import CHROMIUM, Page, chromium
 from test_editor import depth_model, sharpness
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None,
@@ -160,16 +159,9 @@ def test_editor_in_chromium(tmp_path):
     shutil.copy(need(PEOPLE / "images" / "86.jpg"), photo)
     out = tmp_path / "out"
     out.mkdir()
-    with Editor(out, depth_model=depth_model()) as editor, EditorServer(editor) as server:
-        browser, ws_url = launch_chromium(tmp_path / "profile")
-        try:
-            asyncio.run(run(ws_url, server.url, photo, editor, out))
-        finally:
-            browser.terminate()
-            try:
-                browser.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                browser.kill()
+    with Editor(out, depth_model=depth_model()) as editor, EditorServer(editor) as server, \
+            chromium(tmp_path / "profile") as ws_url:
+        asyncio.run(run(ws_url, server.url, photo, editor, out))
 
     exported = out / "reading-bokeh.webp"
     with Image.open(exported) as image:
