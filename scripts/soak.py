@@ -132,8 +132,12 @@ def _follow(process: subprocess.Popen, lines: list[str], running: threading.Even
 
 
 def growth(samples: list[dict], warmup: float) -> dict:
-    """After warm-up: RSS first/last/max and slope (MiB per hour of run), fd/thread spread."""
-    steady = samples[int(len(samples) * warmup):] or samples
+    """After warm-up: RSS first/last/max and slope (MiB per hour of run), fd/thread spread.
+
+    The last sample is left out: the loop may have ended already, its threads being joined,
+    before the summary line that stops the sampling is printed.
+    """
+    steady = samples[int(len(samples) * warmup):-1] or samples
     times = np.array([s["s"] for s in steady], np.float64)
     rss = np.array([s["rss_mb"] for s in steady], np.float64)
     slope = float(np.polyfit(times, rss, 1)[0]) * 3600 if len(steady) > 2 else 0.0
