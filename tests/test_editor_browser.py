@@ -7,8 +7,8 @@ with the button), and the Export button writes a WebP. Then a click with the Foc
 sets the lens's focus point, and a second photo is dropped onto the page (last: a drop
 leaves Chromium's drag session to end on its own time, and a click in it can be lost). The
 exported file is checked: format, size, the strength the slider set, and the stroke's area
-blurred while the face stays sharp. The CDP client is the control page test's (test_browser: aiohttp's
-websocket, no driver, no npm).
+blurred while the face stays sharp. The CDP client is the control page test's
+(test_browser: aiohttp's websocket, no driver, no npm).
 """
 
 from __future__ import annotations
