@@ -16,7 +16,7 @@ import livebokeh
 
 PACKAGE = Path(livebokeh.__file__).parent
 LAYERS = ["core", "io", "perception", "matte", "render", "pipeline", "eval", "app"]
-CORE = {"errors", "settings", "imgops", "quiet", "models", "threads"}
+CORE = {"errors", "settings", "imgops", "quiet", "models", "threads", "heap"}
 
 
 def module_name(path: Path) -> str:

@@ -14,6 +14,7 @@ import os
 import cv2
 import numpy as np
 
+from livebokeh.heap import keep_frame_memory
 from livebokeh.imgops import shrink_to
 from livebokeh.models import resolve_model
 from livebokeh.quiet import native_stderr_silenced
@@ -93,7 +94,9 @@ class PersonSegmenter:
             running_mode=mode, output_confidence_masks=True, output_category_mask=False,
         )
         with native_stderr_silenced():
-            return vision.ImageSegmenter.create_from_options(options)
+            task = vision.ImageSegmenter.create_from_options(options)
+        keep_frame_memory()  # MediaPipe leaves glibc trimming each frame's arrays (heap.py)
+        return task
 
     def segment(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> np.ndarray:
         """Person confidence (HxW float32, 0..1) at ``segmenter_size`` of an RGB uint8 frame."""
