@@ -50,40 +50,11 @@ def clip_frames(count: int, size: tuple[int, int] = DEFAULT_SIZE) -> list[np.nda
 
 
 def make_clip(path: Path, frames: int = 20, fps: int = 25, size: tuple[int, int] | None = None,
-              audio: str | None = "aac", rotation: int = 0,
-              pts_list: list[int] | None = None, time_base: Fraction | None = None,
-              pix_fmt: str = "yuv420p", crf: int | None = None) -> Path:
-    """Write a clip of the panned portrait, optional 440 Hz tone, optional rotation tag.
-
-    ``pts_list`` with ``time_base`` makes a variable-frame-rate clip with exactly those pts;
-    ``pix_fmt`` yuv444p allows odd sizes.
-    """
-    size = size or DEFAULT_SIZE
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=fps)
-        video.width, video.height = size
-        video.pix_fmt = pix_fmt
-        if crf is not None:
-            video.options = {"crf": str(crf)}
-        if time_base is not None:
-            video.time_base = time_base
-            video.codec_context.time_base = time_base
-        if rotation:
-            video.set_display_rotation(rotation)
-        tone = out.add_stream(audio, rate=44100, layout="mono") if audio else None
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(clip_frame(i, size), format="rgb24")
-            if pts_list is not None:
-                frame.pts, frame.time_base = pts_list[i], time_base
-            else:
-                frame.pts, frame.time_base = i, Fraction(1, fps)
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode(None):
-            out.mux(packet)
-        if tone is not None:
-            _write_tone(out, tone, seconds=frames / fps)
-    return path
+              audio: str | None = "aac", **options) -> Path:
+    """Write a clip of the panned portrait with an optional 440 Hz tone; ``options`` as for
+    ``write_frames`` (rotation tag, variable frame rate, yuv444p for odd sizes, crf)."""
+    return write_frames(path, clip_frames(frames, size or DEFAULT_SIZE), fps=fps, audio=audio,
+                        **options)
 
 
 def _write_tone(out, stream, seconds: float, rate: int = 44100) -> None:
@@ -115,20 +86,24 @@ def make_generated_clip(path: Path, frames: int = 20, size: tuple[int, int] = (3
 
 def write_frames(path: Path, images: list[np.ndarray], fps: int = 25, audio: str | None = "aac",
                  gop: int | None = None, noise: float = 0.0, pts_list: list[int] | None = None,
-                 time_base: Fraction | None = None, metadata: dict | None = None) -> Path:
-    """H.264 of ``images`` (RGB, even sizes): optional sensor-like noise (std in levels, so
-    grain matching has something to match), a keyframe every ``gop`` frames, a tone,
-    ``pts_list`` in ``time_base`` for variable frame rates, container ``metadata``."""
+                 time_base: Fraction | None = None, metadata: dict | None = None,
+                 rotation: int = 0, pix_fmt: str = "yuv420p", crf: int | None = None) -> Path:
+    """H.264 of ``images`` (RGB): optional sensor-like noise (std in levels, so grain matching
+    has something to match), a keyframe every ``gop`` frames, a tone, ``pts_list`` in
+    ``time_base`` for variable frame rates, container ``metadata``, a display ``rotation``
+    tag; ``pix_fmt`` yuv444p allows odd sizes."""
     height, width = images[0].shape[:2]
     rng = np.random.default_rng(7)
     with av.open(str(path), "w") as out:
         out.metadata.update(metadata or {})
         video = out.add_stream("libx264", rate=fps)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        if gop is not None:
-            video.options = {"g": str(gop), "keyint_min": str(gop)}
+        video.width, video.height, video.pix_fmt = width, height, pix_fmt
+        video.options = {**({"g": str(gop), "keyint_min": str(gop)} if gop else {}),
+                         **({"crf": str(crf)} if crf is not None else {})}
         if time_base is not None:
             video.time_base = video.codec_context.time_base = time_base
+        if rotation:
+            video.set_display_rotation(rotation)
         tone = out.add_stream(audio, rate=44100, layout="mono") if audio else None
         for i, rgb in enumerate(images):
             if noise:
