@@ -4,10 +4,9 @@ The page is handed a file that is not a photo (its message must show), then open
 photo through its file picker; the strength slider is moved with the mouse, an erase stroke
 is painted across the person's jacket with real mouse events (undone with Ctrl+Z, redone
 with the button), and the Export button writes a WebP. Then a click with the Focus tool
-sets the lens's focus point, and a second photo is dropped onto the page (last: a drop
-leaves Chromium's drag session to end on its own time, and a click in it can be lost). The
-exported file is checked: format, size, the strength the slider set, and the stroke's area
-blurred while the face stays sharp. The CDP client is the control page test's
+sets the lens's focus point, and a second photo is dropped onto the page. The exported file
+is checked: format, size, the strength the slider set, and the stroke's area blurred while
+the face stays sharp. The CDP client is the control page test's
 (test_browser: aiohttp's websocket, no driver, no npm).
 """
 
@@ -135,7 +134,9 @@ async def drive(page: Page, url: str, photo: Path, editor: Editor, out: Path) ->
     # Lens style, then a click on the picture with the Focus tool sets the focus point there.
     await page.evaluate("(() => { const s = document.getElementById('style');"
                         " s.value = 'lens'; s.dispatchEvent(new Event('change')); })()")
+    await page.evaluate("editorIdle()")
     await click_label(page, "input[name=tool][value=focus]")
+    assert await page.evaluate("document.querySelector('input[name=tool][value=focus]').checked")
     frame = await page.box("#frame")
     point = (frame["x"] + 0.47 * frame["w"], frame["y"] + 0.25 * frame["h"])
     for kind in ("mouseMoved", "mousePressed", "mouseReleased"):

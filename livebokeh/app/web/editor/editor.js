@@ -220,12 +220,18 @@ function showSettings(info) {
   if (mode === "image") $("background-path").value = background;
   $("focus").textContent = s.style === "radial" ? `centre ${s.center.map((v) => v.toFixed(2))}`
     : s.focus;
-  for (const el of document.querySelectorAll(".lens-only")) el.hidden = s.style !== "lens";
-  for (const el of document.querySelectorAll(".motion-only")) el.hidden = s.style !== "motion";
+  showStyleRows(s.style);
   $("undo").disabled = info.strokes === 0;
   $("redo").disabled = info.undone === 0;
   toolHint();
   showFocusMark(info);
+}
+
+// The rows of one style's own controls, shown as soon as the style is picked (not when the
+// server answers: the panel would jump under the pointer a moment later).
+function showStyleRows(style) {
+  for (const el of document.querySelectorAll(".lens-only")) el.hidden = style !== "lens";
+  for (const el of document.querySelectorAll(".motion-only")) el.hidden = style !== "motion";
 }
 
 function change(values) {
@@ -234,7 +240,10 @@ function change(values) {
 }
 
 function wireControls() {
-  $("style").addEventListener("change", (e) => change({ style: e.target.value }));
+  $("style").addEventListener("change", (e) => {
+    showStyleRows(e.target.value);
+    change({ style: e.target.value });
+  });
   $("strength").addEventListener("input", (e) => {
     $("strength-value").textContent = e.target.value;
     change({ strength: Number(e.target.value) });
