@@ -69,20 +69,6 @@ def grey_guided_coefficients(guide: np.ndarray, src: np.ndarray, radius: int, ep
     return _box(a, radius), _box(b, radius)
 
 
-def _box_planes(planes: list[np.ndarray], radius: int) -> list[np.ndarray]:
-    """Box means of HxW float32 planes, filtered four at a time (one pass per group)."""
-    size = (2 * radius + 1, 2 * radius + 1)
-    means = []
-    for start in range(0, len(planes), 4):
-        group = planes[start:start + 4]
-        if len(group) == 1:
-            means.append(cv2.boxFilter(group[0], cv2.CV_32F, size))
-            continue
-        stacked = cv2.merge(group + group[:1] * (len(group) == 2))  # 2 channels: pad to 3
-        means.extend(cv2.split(cv2.boxFilter(stacked, cv2.CV_32F, size))[:len(group)])
-    return means
-
-
 def color_guided_coefficients(guide: np.ndarray, src: np.ndarray, radius: int, eps: float):
     """(a: three HxW planes, b HxW) of the colour guided filter ``q = a . guide + b`` (float32).
 

@@ -39,13 +39,6 @@ class Box:
     def frame(cls, width: int, height: int) -> Box:
         return cls(0.0, 0.0, float(width), float(height))
 
-    @classmethod
-    def square_around(cls, box: Box, scale: float) -> Box:
-        """The square ``scale`` times the longer side of ``box``, with the same centre."""
-        side = scale * max(box.width, box.height)
-        cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
-        return cls(cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
-
     def union(self, other: Box) -> Box:
         return Box(min(self.x0, other.x0), min(self.y0, other.y0),
                    max(self.x1, other.x1), max(self.y1, other.y1))

@@ -3,7 +3,7 @@
 The segmenter is fed a frame already shrunk to the model's own resolution (long side 256):
 the model sees 256x256 or 144x256 whatever we pass, so a full-size input would only make
 MediaPipe resize and then upsample the mask for nothing. The returned mask is the person
-confidence (0..1, float32) at that low resolution; ``matte.refine_matte`` brings it to
+confidence (0..1, float32) at that low resolution; ``matte.refine.MatteRefiner`` brings it to
 frame size along the image's own edges.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 
-import cv2
 import numpy as np
 
 from livebokeh.heap import keep_frame_memory
@@ -22,9 +21,6 @@ from livebokeh.quiet import native_stderr_silenced
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-ZOOM_CONFIDENCE = 0.3  # confidence that counts as person when framing the zoom pass
-ZOOM_MARGIN = 0.1  # margin around the person's box, as a fraction of its size
-ZOOM_MAX_AREA = 0.6  # a person box larger than this share of the frame gains nothing
 SEGMENTER_LONG_SIDE = 256  # pixels: both selfie models take 256 on their long side
 LANDSCAPE_MIN_ASPECT = 1.4  # width/height from which the 144x256 landscape model fits better
 MODEL_CHOICES = ("auto", "general", "landscape")
@@ -128,44 +124,3 @@ class PersonSegmenter:
         mask = np.array(result.confidence_masks[0].numpy_view(), dtype=np.float32, copy=True)
         del result
         return mask.reshape(small.shape[:2])
-
-    def segment_zoomed(self, rgb: np.ndarray) -> np.ndarray:
-        """Two-pass person confidence for photos: the whole frame, then the person's box.
-
-        The model always sees 256 pixels; re-running it on the box around the person gives
-        the edge several times more model pixels. Returns float32 0..1 at the resolution the
-        second pass reached (at most the photo's). On people-masks this raised boundary F
-        by ~0.05 and IoU by ~0.01 over one pass (scripts/measure_matte.py).
-        """
-        mask = self.segment(rgb)
-        box = person_box(mask, rgb.shape[1], rgb.shape[0])
-        if box is None:
-            return mask
-        x0, y0, x1, y1 = box
-        height, width = rgb.shape[:2]
-        if (x1 - x0) * (y1 - y0) > ZOOM_MAX_AREA * width * height:
-            return mask
-        crop = self.segment(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
-        zoom = min(1.0, crop.shape[0] / (y1 - y0), crop.shape[1] / (x1 - x0))
-        zoom = max(zoom, mask.shape[0] / height)
-        size = (max(1, round(width * zoom)), max(1, round(height * zoom)))
-        canvas = cv2.resize(mask, size, interpolation=cv2.INTER_LINEAR)
-        cx0, cy0 = round(x0 * zoom), round(y0 * zoom)
-        cx1, cy1 = max(cx0 + 1, round(x1 * zoom)), max(cy0 + 1, round(y1 * zoom))
-        canvas[cy0:cy1, cx0:cx1] = cv2.resize(crop, (cx1 - cx0, cy1 - cy0),
-                                              interpolation=cv2.INTER_LINEAR)
-        return canvas
-
-
-def person_box(mask: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:
-    """Box (x0, y0, x1, y1) in frame pixels around confident person pixels, with margin."""
-    ys, xs = np.nonzero(mask > ZOOM_CONFIDENCE)
-    if len(xs) == 0:
-        return None
-    sx, sy = width / mask.shape[1], height / mask.shape[0]
-    x0, x1 = xs.min() * sx, (xs.max() + 1) * sx
-    y0, y1 = ys.min() * sy, (ys.max() + 1) * sy
-    mx, my = ZOOM_MARGIN * (x1 - x0) + 2 * sx, ZOOM_MARGIN * (y1 - y0) + 2 * sy
-    box = (max(0, int(x0 - mx)), max(0, int(y0 - my)),
-           min(width, int(x1 + mx + 1)), min(height, int(y1 + my + 1)))
-    return box if box[2] - box[0] >= 8 and box[3] - box[1] >= 8 else None
