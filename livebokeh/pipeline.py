@@ -64,11 +64,13 @@ class Perception:
     """What the perception stage hands to the matte stage for one frame (owned arrays).
 
     ``person``: the people's confidence over a frame region (``PersonMask``), or None when
-    the settings give a matte. ``timings_ms``: time spent, per stage.
+    the settings give a matte. ``timings_ms``: time spent, per stage. ``matte``: the frame's
+    matte when the perception stage made it too (its buffer is the caller's).
     """
 
     person: PersonMask | None
     timings_ms: dict[str, float]
+    matte: np.ndarray | None = None  # made ahead: ``perceive(..., matte_into=buffer)``
 
 
 def _given_matte(matte: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -145,41 +147,60 @@ class BokehProcessor:
             self._out = np.empty((height, width, 3), np.uint8)
             self._matte = np.empty((height, width), np.float32)
 
-    def perceive(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> Perception:
+    def perceive(self, rgb: np.ndarray, timestamp_ms: int | None = None,
+                 matte_into: np.ndarray | None = None) -> Perception:
         """The perception stage: where the people are in this frame (the model's confidence).
 
         Its result owns its arrays, so the next frame's ``perceive`` may run on another thread
-        while ``finish`` works on this one. Frames must be perceived in order.
+        while ``finish`` works on this one. Frames must be perceived in order. ``matte_into``
+        (float32 HxW at the frame's size, kept untouched until the frame is finished): make
+        the matte here too, so that a pipelined caller runs the matte stage on the perception
+        thread (with the lens style at 1080p the render alone fills the finishing thread).
         """
-        if self.settings.matte is not None:
-            return Perception(None, {})
-        t0 = time.perf_counter()
-        if not self.video:
-            self.finder.reset()  # every photo on its own
-        person = self.finder.find(rgb, timestamp_ms)
-        return Perception(person, {"segmentation": (time.perf_counter() - t0) * 1e3})
+        timings: dict[str, float] = {}
+        person = None
+        if self.settings.matte is None:
+            t0 = time.perf_counter()
+            if not self.video:
+                self.finder.reset()  # every photo on its own
+            person = self.finder.find(rgb, timestamp_ms)
+            timings["segmentation"] = (time.perf_counter() - t0) * 1e3
+        perception = Perception(person, timings)
+        if matte_into is not None:
+            t0 = time.perf_counter()
+            perception.matte = self._matte_into(rgb, perception, matte_into)
+            timings["matte"] = (time.perf_counter() - t0) * 1e3
+        return perception
 
     def matte_from(self, rgb: np.ndarray, perception: Perception) -> np.ndarray:
         """The matte stage: frame-size matte (float32 0..1) from a frame's perception."""
+        if perception.matte is not None:
+            return perception.matte
         height, width = rgb.shape[:2]
         self._buffers(height, width)
         t0 = time.perf_counter()
+        self._matte_into(rgb, perception, self._matte)
+        self._lap("matte", t0)
+        return self._matte
+
+    def _matte_into(self, rgb: np.ndarray, perception: Perception, out: np.ndarray):
+        """Given, or smoothed and refined from the perception; then the brush mask."""
+        height, width = rgb.shape[:2]
         if perception.person is None:
             given = self.settings.matte
             if self._given is None or self._given[0] is not given or \
                     self._given[1].shape != (height, width):  # converted once, not per frame
                 self._given = (given, _given_matte(given, width, height))
-            np.copyto(self._matte, self._given[1])
+            np.copyto(out, self._given[1])
         else:
             person = perception.person
             confidence = None
             if self.smoother is not None:
                 confidence = self.smoother.update(person)
-            self.refiner.refine(rgb, person, confidence, out=self._matte)
+            self.refiner.refine(rgb, person, confidence, out=out)
         if self.settings.refine_mask is not None:
-            apply_refine_mask(self._matte, self.settings.refine_mask)
-        self._lap("matte", t0)
-        return self._matte
+            apply_refine_mask(out, self.settings.refine_mask)
+        return out
 
     def compute_matte(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> np.ndarray:
         """Frame-size matte (float32 0..1) for an RGB frame: given, or segmented and refined."""
@@ -244,29 +265,34 @@ class BokehProcessor:
 
     def process_stream(self, frames: Iterable, threads: int | None = None
                        ) -> Iterator[FrameResult]:
-        """``process`` over a stream, with perception one frame ahead on a worker thread.
+        """``process`` over a stream, with perception and matte one frame ahead on a thread.
 
         ``frames`` yields RGB uint8 arrays or tuples ``(rgb, timestamp_ms[, out])``. Results
         come in the frames' order, each valid until the next one is taken (as with
-        ``process``). While frame i is finished (matte, depth, render) on the caller's thread,
-        frame i+1 is read and segmented on the worker: a frame must stay unchanged until its
-        result is yielded, and ``frames`` is iterated on the worker thread. ``threads``
-        (``livebokeh.threads``): 1 runs everything on the caller's thread.
+        ``process``). While frame i is finished (depth, render) on the caller's thread,
+        frame i+1 is read, segmented and matted on the worker: a frame must stay unchanged
+        until its result is yielded, and ``frames`` is iterated on the worker thread.
+        ``threads`` (``livebokeh.threads``): 1 runs everything on the caller's thread.
         """
+        pipelined = resolve_threads(threads) > 1
+        mattes = MatteRing(STREAM_IN_FLIGHT)
+
         def perceived(item):
             rgb, timestamp_ms, out = _frame_item(item)
-            return rgb, out, self.perceive(rgb, timestamp_ms)
+            matte = mattes.next(*rgb.shape[:2]) if pipelined else None
+            return rgb, out, self.perceive(rgb, timestamp_ms, matte)
 
         stages = map(perceived, frames)
-        if resolve_threads(threads) > 1:
+        if pipelined:
             stages = ahead(frames, perceived, depth=1, name="perceive")
         for rgb, out, perception in stages:
             yield self.finish(rgb, perception, out)
 
     def finish(self, rgb: np.ndarray, perception: Perception,
                out: np.ndarray | None = None) -> FrameResult:
-        """The matte, depth and render stages for a frame already ``perceive``-d."""
+        """The matte (unless perceived with it), depth and render stages of a frame."""
         self.timings_ms = dict(perception.timings_ms)
+        self._buffers(*rgb.shape[:2])
         matte = self.matte_from(rgb, perception)
         coc = self._coc(rgb, matte)
         t0 = time.perf_counter()
@@ -276,6 +302,28 @@ class BokehProcessor:
             return FrameResult(result, matte, dict(self.timings_ms), alpha=self.alpha)
         return FrameResult(result, matte, dict(self.timings_ms), self.dof.last_coc,
                            self.dof.depth, alpha=self.alpha)
+
+
+STREAM_IN_FLIGHT = 3  # frames between perception and finish in ``ahead(depth=1)``: one
+# being perceived, one waiting in the hand-off, one being finished
+
+
+class MatteRing:
+    """Frame-size matte buffers (float32) used in turn by a perception stage running ahead.
+
+    ``count`` must cover every frame perceived and not yet finished; the buffers are made
+    once per frame size, not per frame.
+    """
+
+    def __init__(self, count: int):
+        self.count, self._turn = count, 0
+        self._buffers: list[np.ndarray] = []
+
+    def next(self, height: int, width: int) -> np.ndarray:
+        if not self._buffers or self._buffers[0].shape != (height, width):
+            self._buffers = [np.empty((height, width), np.float32) for _ in range(self.count)]
+        self._turn = (self._turn + 1) % self.count
+        return self._buffers[self._turn]
 
 
 def _frame_item(item) -> tuple[np.ndarray, int | None, np.ndarray | None]:

@@ -7,6 +7,7 @@ settings never reaches up into the stages that use them.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,11 @@ SEGMENTER_MODELS = ("auto", "general", "landscape")
 PEOPLE = ("all", "main")
 BLUR, TRANSPARENT, REPLACE = "blur", "transparent", "replace"
 COLOUR_PATTERN = re.compile(r"#?([0-9a-fA-F]{6})")
+
+
+def _check_finite(name: str, value) -> None:
+    if not math.isfinite(float(value)):
+        raise LivebokehError(f"{name} must be a finite number, got {value}")
 
 
 def _check_range(name: str, value, low: float, high: float) -> None:
@@ -79,6 +85,8 @@ class BokehSettings:
         _check_range("strength", self.strength, 0, 100)
         _check_range("amount", self.amount, 0, 100)
         _check_range("length", self.length, 0, 10000)
+        _check_finite("angle", self.angle)
+        _check_finite("blade-rotation", self.blade_rotation)
         if self.segmenter_model not in SEGMENTER_MODELS:
             raise LivebokehError(
                 f"unknown segmenter model '{self.segmenter_model}' "
@@ -176,6 +184,11 @@ def parse_background(value: str | None) -> BackgroundSpec:
         raise LivebokehError(f"background must be blur, transparent, #RRGGBB or an image file; "
                              f"not found: {text}")
     return BackgroundSpec(REPLACE, path=path)
+
+
+def background_path(value: str | None) -> Path | None:
+    """The image file a ``--background`` value names (an input of the job), else None."""
+    return parse_background(value).path
 
 
 def canonical_background(value: str | None) -> str:

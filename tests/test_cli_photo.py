@@ -83,11 +83,42 @@ def test_clashing_paths_are_refused_before_any_work(tmp_path, person):
         (["-o", tmp_path / "o.png", "--save-matte", tmp_path / "m.jpg"], "PNG"),
         (["-o", tmp_path / "o.png", "--save-depth", tmp_path / "d.png"], "--style lens"),
         (["-o", same, "--save-matte", tmp_path / "." / "same.png"], "two outputs"),
+        (["-o", mask, "--background", mask], "overwrite the input"),
+        (["-o", tmp_path / "o.png", "--style", "motion", "--angle", "nan"], "finite"),
+        (["-o", tmp_path / "o.png", "--style", "lens", "--blade-rotation", "inf"], "finite"),
     ]
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     for options, fragment in cases:
         assert fragment in error_line(run_cli("photo", source, *options)), options
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_output_names_are_checked_before_the_image_is_read(tmp_path):
+    """A wrong --save-coc / --save-depth name is reported first, not after the work: the
+    input here is not even an image."""
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a picture")
+    for option, name, fragment in (("--save-coc", "c.png", "--save-coc writes"),
+                                   ("--save-depth", "d.jpg", "--save-depth writes")):
+        result = run_cli("photo", broken, "-o", tmp_path / "o.png", "--style", "lens",
+                         option, tmp_path / name)
+        assert fragment in error_line(result)
+
+
+def test_replacing_a_file_keeps_its_permissions_and_a_link_stays_a_link(tmp_path, person):
+    """A private output stays private when written again; an output named through a
+    symlink is written to the link's target, and the link remains."""
+    source, _, _ = person
+    private = tmp_path / "private.jpg"
+    private.write_bytes(b"old")
+    private.chmod(0o600)
+    assert run_cli("photo", source, "-o", private).exit_code == 0
+    assert private.stat().st_mode & 0o777 == 0o600 and private.read_bytes() != b"old"
+    real, link = tmp_path / "real.jpg", tmp_path / "link.jpg"
+    real.write_bytes(b"old")
+    link.symlink_to(real)
+    assert run_cli("photo", source, "-o", link).exit_code == 0
+    assert link.is_symlink() and real.read_bytes()[:2] == b"\xff\xd8"  # a JPEG now
 
 
 def test_input_reached_by_another_path_is_not_overwritten(tmp_path, person):

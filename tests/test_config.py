@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import click
 import cv2
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 
 from clips import make_clip
 from conftest import PORTRAIT, REPO
-from livebokeh.app.cli import cam, main
+from livebokeh.app.cli import cam, main, photo
 from livebokeh.app.config import config_defaults
 
 
@@ -79,6 +80,19 @@ def test_keys_by_option_or_parameter_name_dashes_or_underscores(tmp_path):
     defaults = config_defaults(cam, path, table)
     assert defaults == {"segmenter_model": "general", "vcam_backend": "obs", "no_vcam": True,
                         "vcam_device": "/dev/video9"}
+
+
+def test_the_off_flag_of_a_switch_is_a_key_too(tmp_path):
+    path = tmp_path / "x.toml"
+    assert config_defaults(photo, path, {"no_near_blur": True}) == {"near_blur": False}
+    assert config_defaults(photo, path, {"no-near-blur": False}) == {"near_blur": True}
+    assert config_defaults(photo, path, {"near_blur": False}) == {"near_blur": False}
+    with pytest.raises(click.BadParameter, match="must be true or false"):
+        config_defaults(photo, path, {"no_near_blur": "yes"})
+    with pytest.raises(click.BadParameter) as error:  # the keys as --help spells them
+        config_defaults(photo, path, {"nope": 1})
+    assert "no-near-blur" in str(error.value) and "segmenter," in str(error.value)
+    assert "segmenter-model" not in str(error.value) and "mask-path" not in str(error.value)
 
 
 def test_photo_takes_a_config_too(tmp_path):

@@ -183,3 +183,14 @@ def test_clean_clips_report_no_damage(tmp_path, kind):
     with VideoReader(clip) as reader:
         kept = sum(1 for item, _, _ in reader.packets() if item == "video")
     assert kept == frames and reader.damage.summary() is None, reader.damage
+
+
+def test_damage_summary_counts_in_words():
+    from livebokeh.io.video import DecodeDamage
+
+    one, three = DecodeDamage(), DecodeDamage()
+    one.video_packets = one.audio_packets = one.read_errors = 1
+    three.video_packets = three.read_errors = 3
+    assert one.summary() == ("1 damaged video packet; 1 damaged audio packet (silent gaps); "
+                             "1 unreadable stretch skipped")
+    assert three.summary() == "3 damaged video packets; 3 unreadable stretches skipped"

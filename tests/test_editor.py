@@ -176,6 +176,9 @@ def test_bad_input_gets_one_clear_line(served, tmp_path, photo):
     assert "unknown style" in error_of(client.post(settings, {"style": "swirl"}), 400)
     assert "not found" in error_of(client.post(settings, {"background": "/no/bg.jpg"}), 400)
     assert "bad value for blades" in error_of(client.post(settings, {"blades": "many"}), 400)
+    for key in ("angle", "blade_rotation"):  # JSON's NaN and 1e400 (inf) parse in Python
+        assert "finite" in error_of(client.post(settings, data=f'{{"{key}": NaN}}'), 400)
+        assert "finite" in error_of(client.post(settings, data=f'{{"{key}": 1e400}}'), 400)
     assert client.get("api/state").json()["photos"][0]["settings"]["strength"] == 30  # unchanged
     stroke = f"api/photos/{info['id']}/stroke"
     assert "restore or erase" in error_of(

@@ -115,6 +115,25 @@ def test_process_stream_gives_what_process_gives(threads):
     assert stage_threads() == []
 
 
+def test_process_stream_keeps_each_matte_until_its_frame_is_taken():
+    """The worker makes mattes ahead into a ring of buffers: a consumer slower than the
+    worker must still get each frame's own matte and render (a ring one buffer short
+    hands the worker a buffer still being rendered and fails this)."""
+    frames = tennis_frames()[:10]
+    settings = BokehSettings(strength=40, grain="off")
+    with BokehProcessor(settings, video=True) as processor:
+        expected = [(r.image.copy(), r.matte.copy())
+                    for r in (processor.process(rgb, 40 * i) for i, rgb in enumerate(frames))]
+    got = []
+    with BokehProcessor(settings, video=True) as processor:
+        for r in processor.process_stream(((rgb, 40 * i) for i, rgb in enumerate(frames)),
+                                          threads=2):
+            time.sleep(0.03)  # the worker runs ahead while this frame is held
+            got.append((r.image.copy(), r.matte.copy()))
+    for (image, matte), (want_image, want_matte) in zip(got, expected, strict=True):
+        assert np.array_equal(matte, want_matte) and np.array_equal(image, want_image)
+
+
 def test_process_stream_takes_plain_frames_and_output_buffers():
     frames = tennis_frames()[:4]
     outs = [np.zeros_like(frames[0]) for _ in frames]

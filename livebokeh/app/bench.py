@@ -445,7 +445,7 @@ def run_bench(sizes, strengths=DEFAULT_STRENGTHS, frames: int = 60, warmup: int 
     """
     from livebokeh.render.backend import select_backend
 
-    backend_name = select_backend(backend)[0]
+    backend_name = select_backend(backend)[0]  # the processors log the reason for it once
     strengths = list(strengths)
     if baseline == "reference":
         base_strengths = [min(strengths, key=lambda s: abs(s - REFERENCE_STRENGTH))]
@@ -457,7 +457,7 @@ def run_bench(sizes, strengths=DEFAULT_STRENGTHS, frames: int = 60, warmup: int 
         frame_list, source = source_frames(width, height, frames, input_path)
         for index, style in enumerate(styles):
             group = f"{width}x{height} {style}"
-            settings, matches = group_settings(style, strengths, width, height, backend_name,
+            settings, matches = group_settings(style, strengths, width, height, backend,
                                                base_strengths if index == 0 else [],
                                                lfbw_blurs)
             for i, (each, run) in enumerate(zip(settings, time_runs(frame_list, settings,

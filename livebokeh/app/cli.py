@@ -102,8 +102,6 @@ def blur_options(command):
                      help="Refine mask image: white keeps sharp, black blurs, grey automatic."),
         click.option("--matte", "matte_path", type=existing_file,
                      help="Use this matte (greyscale, 255 = subject) instead of the model."),
-        click.option("--save-matte", type=output_file,
-                     help="Also write the final matte (255 = subject)."),
         click.option("--grain", default="auto", show_default=True,
                      help="Grain in blurred areas: auto (match the subject), off, or 0..100."),
         click.option("--angle", type=float, default=0.0, show_default=True,
@@ -213,6 +211,8 @@ def main() -> None:
 @click.argument("input_path", metavar="IN", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=output_file, required=True, help="Output image file.")
 @blur_options
+@click.option("--save-matte", type=output_file,
+              help="Also write the final matte (PNG, 255 = subject).")
 @click.option("--quality", type=click.IntRange(1, 100), default=92, show_default=True,
               help="JPEG/WebP quality.")
 @click.option("--save-coc", type=output_file,
@@ -237,6 +237,8 @@ def photo(input_path, output, mask_path, matte_path, save_matte, quality, save_c
 @click.option("-o", "--output", type=output_file, required=True,
               help="Output video (.mp4, .mkv, .mov; .webm or .mov for --background transparent).")
 @blur_options
+@click.option("--save-matte", type=output_file,
+              help="Also write the final matte as a video (grey, 255 = subject).")
 @click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True,
               help="H.264 quality (lower is better).")
 @click.option("--no-temporal", is_flag=True, help="Do not smooth the matte over time.")
@@ -288,7 +290,7 @@ def _ray_address(ctx, param, value):
                    "HOST:PORT for a cluster whose nodes all see the files at the same paths.")
 @click.pass_context
 @_friendly
-def batch(ctx, inputs, out_dir, from_list, save_matte, overwrite, workers, threads,
+def batch(ctx, inputs, out_dir, from_list, overwrite, workers, threads,
           segment_seconds, ray_address, **options):
     """Blur many photos and videos (files, folders, globs) into OUTDIR, resumably.
 
@@ -297,8 +299,6 @@ def batch(ctx, inputs, out_dir, from_list, save_matte, overwrite, workers, threa
     """
     from livebokeh.app.batch import MANIFEST_NAME, collect_inputs, run_batch
 
-    if save_matte is not None:
-        raise LivebokehError("--save-matte is not available in batch (one output per input)")
     sources = collect_inputs(inputs, from_list)
     if not sources:
         raise LivebokehError("no inputs: name files, folders, globs or --from-list FILE")
@@ -508,13 +508,11 @@ def _camera_size(ctx, param, value):
 @blur_options
 @_friendly
 def cam(camera, loop, size, fps, vcam_device, vcam_backend, no_vcam, preview, stats, max_frames,
-        max_seconds, json_summary, serve, token, mask_path, matte_path, save_matte,
-        depth_map_path, depth_kind, threads, **blur):
+        max_seconds, json_summary, serve, token, mask_path, matte_path, depth_map_path,
+        depth_kind, threads, **blur):
     """Blur a webcam live into a virtual camera (for Zoom, Meet, OBS...). Ctrl-C stops."""
     from livebokeh.app.live import run_cam
 
-    if save_matte is not None:
-        raise LivebokehError("--save-matte is for photo and video; cam has no output file")
     run_cam(settings_from(**blur), camera=camera, loop=loop, size=size, fps=fps,
             vcam_device=vcam_device, vcam_backend=vcam_backend, preview=preview,
             vcam=not no_vcam, stats=stats, max_frames=max_frames, max_seconds=max_seconds,

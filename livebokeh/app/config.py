@@ -27,17 +27,29 @@ def _normal(key: str) -> str:
     return key.strip().lstrip("-").replace("-", "_").lower()
 
 
-def config_keys(command: click.Command) -> dict[str, click.Option]:
-    """Accepted file keys (normalised) → option, for every option of ``command``."""
-    keys: dict[str, click.Option] = {}
+def config_keys(command: click.Command) -> dict[str, tuple[click.Option, bool]]:
+    """Accepted file keys (normalised) → (option, negated), for every option of ``command``.
+
+    A key is an option's name or any of its long flags; the off flag of a boolean pair
+    (``no_near_blur`` for ``--near-blur/--no-near-blur``) sets the option to the opposite.
+    """
+    keys: dict[str, tuple[click.Option, bool]] = {}
     for param in command.params:
         if not isinstance(param, click.Option) or not param.expose_value or param.name == "help":
             continue
-        keys[_normal(param.name)] = param
-        for flag in param.opts:
-            if flag.startswith("--"):
-                keys[_normal(flag)] = param
+        keys[_normal(param.name)] = (param, False)
+        for flags, negated in ((param.opts, False), (param.secondary_opts, True)):
+            for flag in flags:
+                if flag.startswith("--"):
+                    keys[_normal(flag)] = (param, negated)
     return keys
+
+
+def _documented_keys(command: click.Command) -> list[str]:
+    """The keys as the options are spelled in ``--help`` (``near-blur``, ``no-near-blur``)."""
+    return sorted({flag.lstrip("-") for param in command.params if isinstance(param, click.Option)
+                   and param.expose_value and param.name != "help"
+                   for flag in (*param.opts, *param.secondary_opts) if flag.startswith("--")})
 
 
 SIDECAR_SUFFIX = ".livebokeh.json"  # photo.jpg → photo.livebokeh.json
@@ -68,13 +80,17 @@ def config_defaults(command: click.Command, path: Path, table: dict) -> dict:
     keys = config_keys(command)
     defaults = {}
     for key, value in table.items():
-        param = keys.get(_normal(key))
+        param, negated = keys.get(_normal(key), (None, False))
         if param is None:
-            valid = sorted({p.name.replace("_", "-") for p in keys.values()})
             raise click.BadParameter(f"unknown key '{key}' in {path}; valid keys for "
-                                     f"'{command.name}': {', '.join(valid)}")
+                                     f"'{command.name}': {', '.join(_documented_keys(command))}")
         if isinstance(param.type, click.Path) and isinstance(value, str):
             value = str(path.parent / Path(value).expanduser())
+        if negated:
+            if not isinstance(value, bool):
+                raise click.BadParameter(f"'{key}' in {path} must be true or false, "
+                                         f"got {value!r}")
+            value = not value
         defaults[param.name] = value
     return defaults
 

@@ -317,6 +317,8 @@ class LiveLoop:
         if self._warm is None:
             return None
         since, produced, skipped = self._warm
+        if self._total.frames <= WARMUP_FRAMES:  # the run ended at the warm-up
+            return None
         seconds = max(self._started + self._elapsed - since, 1e-9)
         produced = self.source.frames_produced - produced
         skipped = self.source.frames_skipped - skipped
@@ -333,15 +335,16 @@ class _PerceivedFrame(NamedTuple):
 
 
 class _PerceptionAhead:
-    """Segments the newest camera frame on a worker thread while the loop finishes the last.
+    """Segments and mattes the newest camera frame on a worker thread while the loop
+    renders the last.
 
     One frame at a time: the worker reads the next frame only when the loop has taken the
     previous one, so a frame never waits in a queue. It waits at most while the frame before
     it is finished: with finishing shorter than a frame period, latency grows by less than
     one frame period, and throughput is set by the longer of the two stages instead of
     their sum. Frames are copied out of the source (whose buffers are reused) into two
-    buffers used in turn: one being perceived, one being finished. A worker error is raised
-    by ``take``.
+    buffers used in turn, and mattes made into two: one being perceived, one being
+    finished. A worker error is raised by ``take``.
     """
 
     def __init__(self, loop: LiveLoop):
@@ -353,6 +356,9 @@ class _PerceptionAhead:
         self._stop = threading.Event()
         self._buffers: list[np.ndarray] = []
         self._turn = 0
+        from livebokeh.pipeline import MatteRing
+
+        self._mattes = MatteRing(2)  # one being made, one being rendered
         self._thread = threading.Thread(target=self._work, name="livebokeh perceive",
                                         daemon=True)
         self._thread.start()
@@ -369,8 +375,9 @@ class _PerceptionAhead:
                 continue
             try:
                 rgb = self._own(loop._fit(frame.rgb))
+                matte = self._mattes.next(*rgb.shape[:2]) if loop.controls.blur else None
                 item = _PerceivedFrame(rgb, frame.capture_time, loop._processor.perceive(
-                    rgb, loop._timestamp_ms(frame.capture_time)))
+                    rgb, loop._timestamp_ms(frame.capture_time), matte))
             except BaseException as error:  # raised in the loop by take()
                 item = error
             with self._filled:

@@ -11,6 +11,8 @@ from livebokeh.errors import LivebokehError
 from livebokeh.io.atomic import check_outputs, write_files_atomic
 from livebokeh.io.images import (
     ALPHA_FORMATS,
+    check_coc_name,
+    check_depth_name,
     encode_coc,
     encode_depth_png,
     encode_image,
@@ -19,7 +21,7 @@ from livebokeh.io.images import (
     read_photo,
 )
 from livebokeh.pipeline import BokehProcessor
-from livebokeh.settings import BokehSettings
+from livebokeh.settings import BokehSettings, background_path
 from livebokeh.threads import limit_threads
 
 
@@ -45,8 +47,13 @@ def process_photo(input_path, output, settings: BokehSettings, mask_path=None,
         raise LivebokehError(f"--save-matte writes PNG; use a .png name, not {save_matte}")
     if (save_coc is not None or save_depth is not None) and settings.style != "lens":
         raise LivebokehError("--save-coc and --save-depth need --style lens")
+    if save_coc is not None:
+        check_coc_name(save_coc)
+    if save_depth is not None:
+        check_depth_name(save_depth)
     check_outputs([output, save_matte, save_coc, save_depth],
-                   [input_path, mask_path, matte_path, depth_map_path])
+                   [input_path, mask_path, matte_path, depth_map_path,
+                    background_path(settings.background)])
     limit_threads(threads, overlapped=False)
     rgb, alpha, icc_profile = read_photo(input_path)
     load_still_inputs(settings, (rgb.shape[1], rgb.shape[0]), mask_path, matte_path,

@@ -19,22 +19,23 @@ from livebokeh.app.inputs import load_still_inputs
 from livebokeh.errors import LivebokehError
 from livebokeh.io.atomic import atomic_outputs, check_output_path
 from livebokeh.io.video import VideoReader, VideoWriter, container_format, video_codec
-from livebokeh.pipeline import BokehProcessor
-from livebokeh.settings import BokehSettings
+from livebokeh.pipeline import STREAM_IN_FLIGHT, BokehProcessor, MatteRing
+from livebokeh.settings import BokehSettings, background_path
 from livebokeh.threads import ahead, limit_threads
 
 STAGE_DEPTH = 2  # frames waiting between two stages (more only adds memory and latency)
 
 
 def _validate_outputs(input_path: Path, output: Path, save_matte: Path | None,
-                      alpha: bool = False) -> None:
-    video_codec(container_format(output), alpha, 0)
-    check_output_path(output, input_path)
+                      settings: BokehSettings) -> None:
+    video_codec(container_format(output), settings.background == "transparent", 0)
+    background = background_path(settings.background)
+    check_output_path(output, input_path, background)
     if save_matte is not None:
         container_format(save_matte)
         if save_matte.resolve() == output.resolve():
             raise LivebokehError(f"--save-matte and -o are the same file: {output}")
-        check_output_path(save_matte, input_path, output)
+        check_output_path(save_matte, input_path, output, background)
 
 
 def process_video(input_path, output, settings: BokehSettings, mask_path=None, matte_path=None,
@@ -62,7 +63,7 @@ def process_video(input_path, output, settings: BokehSettings, mask_path=None, m
     """
     input_path, output = Path(input_path), Path(output)
     save_matte = Path(save_matte) if save_matte is not None else None
-    _validate_outputs(input_path, output, save_matte, settings.background == "transparent")
+    _validate_outputs(input_path, output, save_matte, settings)
     count = limit_threads(threads)
     with VideoReader(input_path, count) as reader:
         load_still_inputs(settings, reader.size, mask_path, matte_path, depth_map_path,
@@ -123,7 +124,7 @@ def _run(reader: VideoReader, tmp: Path, tmp_matte: Path | None, settings: Bokeh
     """Decode, blur and encode every frame; audio packets are muxed in their file order.
 
     With ``threads`` > 1 four stages overlap (``threads.ahead``): decoding, segmentation
-    (``perceive``), matte + render (``finish``) and, on this thread, encoding; audio packets
+    and matte (``perceive``), render (``finish``) and, on this thread, encoding; audio packets
     pass through the stages untouched, so everything stays in file order.
     """
     ms_per_tick = float(reader.video.time_base or Fraction(1, 1000)) * 1000.0
@@ -141,13 +142,15 @@ def _run(reader: VideoReader, tmp: Path, tmp_matte: Path | None, settings: Bokeh
                 tqdm(total=reader.frame_count, unit="frame", desc=reader.path.name,
                      disable=not sys.stderr.isatty(), leave=False))
         processor = stack.enter_context(BokehProcessor(settings, video=True))
+        mattes = MatteRing(STREAM_IN_FLIGHT) if pipelined else None
         frame_index = 0
 
         def perceive(item):
             kind, rgb, pts = item
             if kind == "audio":
                 return item, None
-            return item, processor.perceive(rgb, round(pts * ms_per_tick))
+            matte = mattes.next(*rgb.shape[:2]) if mattes is not None else None
+            return item, processor.perceive(rgb, round(pts * ms_per_tick), matte)
 
         def finish(pair):
             nonlocal frame_index

@@ -4,13 +4,15 @@ An existing file at the target is replaced only by ``os.replace`` once the new c
 complete and flushed to the disk (``fsync``), so Ctrl-C, a crash, a full disk or a failing
 disk never leaves it half-overwritten. A write that fails (no space, file too large, I/O
 error, read-only or forbidden folder) becomes one line naming the output and the cause
-(``write_error``, ``writing``); the temp file is removed.
+(``write_error``, ``writing``); the temp file is removed. A replaced file keeps its
+permissions, and an output named through a symlink replaces the link's target.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,6 +65,21 @@ def _temp_beside(target: Path) -> Path:
     return Path(name)
 
 
+def _final(target: Path) -> Path:
+    """The file an output path names: a symlink's target is replaced, the link is kept."""
+    return Path(os.path.realpath(target)) if target.is_symlink() else target
+
+
+def _keep_mode(target: Path, tmp: Path) -> None:
+    """A file written over an existing one keeps its permissions (a private file stays
+    private); set just before the rename, as a read-only mode would stop the writer."""
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        return
+    os.chmod(tmp, mode)
+
+
 def _owner(exc: OSError, pairs: list[tuple[Path, Path]]) -> Path | None:
     """The target whose temp file an OS error is about; None if it names another file.
 
@@ -88,7 +105,8 @@ def atomic_outputs(*targets: Path | None) -> Iterator[list[Path | None]]:
     try:
         for target in targets:
             if target is not None:
-                pairs.append((Path(target), _temp_beside(Path(target))))
+                target = _final(Path(target))
+                pairs.append((target, _temp_beside(target)))
         temps = iter(tmp for _, tmp in pairs)
         yield [None if target is None else next(temps) for target in targets]
         for target, tmp in pairs:
@@ -96,6 +114,7 @@ def atomic_outputs(*targets: Path | None) -> Iterator[list[Path | None]]:
                 _fsync(tmp)
         for target, tmp in pairs:
             with writing(target):
+                _keep_mode(target, tmp)
                 os.replace(tmp, target)
     except BaseException as exc:
         for _, tmp in pairs:

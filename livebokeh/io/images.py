@@ -254,11 +254,22 @@ def read_depth_values(path: str | Path) -> np.ndarray:
     return values
 
 
-def encode_depth_png(path: str | Path, inverse: np.ndarray) -> bytes:
-    """Normalised inverse depth (0..1) as a 16-bit PNG (65535 = nearest); ``path``: .png."""
+def check_depth_name(path: str | Path) -> None:
+    """``--save-depth`` writes PNG: a one-line error for any other name (checked up front)."""
     if Path(path).suffix.lower() != ".png":
         raise LivebokehError(f"--save-depth writes a 16-bit PNG; use a .png name, not "
                              f"{Path(path).name}")
+
+
+def check_coc_name(path: str | Path) -> None:
+    """``--save-coc`` writes .npy or .tiff: a one-line error for any other name."""
+    if Path(path).suffix.lower() not in (".npy", ".tif", ".tiff"):
+        raise LivebokehError(f"--save-coc writes .npy or .tiff, not '{Path(path).suffix}'")
+
+
+def encode_depth_png(path: str | Path, inverse: np.ndarray) -> bytes:
+    """Normalised inverse depth (0..1) as a 16-bit PNG (65535 = nearest); ``path``: .png."""
+    check_depth_name(path)
     return _encoded(path, ".png", np.clip(inverse * 65535.0 + 0.5, 0, 65535).astype(np.uint16))
 
 
@@ -269,9 +280,8 @@ def write_depth_png(path, inverse: np.ndarray) -> None:
 
 def encode_coc(path: str | Path, coc: np.ndarray) -> bytes:
     """The CoC map (float32 pixels) as .npy or 32-bit float TIFF, by ``path``'s extension."""
+    check_coc_name(path)
     suffix = Path(path).suffix.lower()
-    if suffix not in (".npy", ".tif", ".tiff"):
-        raise LivebokehError(f"--save-coc writes .npy or .tiff, not '{Path(path).suffix}'")
     coc = coc.astype(np.float32, copy=False)
     if suffix != ".npy":
         return _encoded(path, ".tiff", coc)

@@ -73,6 +73,11 @@ DEMUX_RETRIES = 50  # read errors in a row before the rest of a file is given up
 EARLY_END_FRAMES = 3  # reading that stops this many frame times before the stated end: cut
 
 
+def _count(n: int, noun: str, plural: str = "s") -> str:
+    """``1 damaged video packet``, ``3 damaged video packets``."""
+    return f"{n} {noun}{'' if n == 1 else plural}"
+
+
 @dataclass
 class DecodeDamage:
     """What a damaged input cost, counted while it is read: reported once, at the end.
@@ -105,11 +110,11 @@ class DecodeDamage:
             parts.append(f"{about}{self.frames_lost} of {self.frames_expected} frames lost "
                          f"(dropped; the others keep their times)")
         if self.video_packets:
-            parts.append(f"{self.video_packets} damaged video packets")
+            parts.append(_count(self.video_packets, "damaged video packet"))
         if self.audio_packets:
-            parts.append(f"{self.audio_packets} damaged audio packets (silent gaps)")
+            parts.append(_count(self.audio_packets, "damaged audio packet") + " (silent gaps)")
         if self.read_errors:
-            parts.append(f"{self.read_errors} unreadable stretches skipped")
+            parts.append(_count(self.read_errors, "unreadable stretch", "es") + " skipped")
         if self.audio_unreadable:
             parts.append("its sound cannot be decoded (unknown codec) and is left out")
         if self.ends_at_s is not None:
