@@ -170,8 +170,10 @@ def test_bad_depth_files_are_one_line_errors(tmp_path):
     np.save(tmp_path / "words.npy", np.array([["a", "b"], ["c", "d"]]))
     np.save(tmp_path / "row.npy", np.zeros((1, 9), np.float32))
     (tmp_path / "bad.npy").write_bytes(b"\x93NUMPY garbage")
+    np.save(tmp_path / "nan.npy", np.full((4, 5), np.nan, np.float32))
     cases = {"missing.png": "not found", "text.png": "cannot read", "cube.npy": "HxW",
-             "words.npy": "HxW", "row.npy": "HxW", "bad.npy": "cannot read"}
+             "words.npy": "HxW", "row.npy": "HxW", "bad.npy": "cannot read",
+             "nan.npy": "nan.npy: no usable depth values"}
     for name, message in cases.items():
         with pytest.raises(LivebokehError, match=message) as caught:
             load_depth_map(tmp_path / name)

@@ -347,7 +347,8 @@ def _report_failure(row) -> None:
     if row.status == "failed":
         from tqdm import tqdm
 
-        tqdm.write(f"livebokeh: error: {row.input}: {row.error}", file=sys.stderr)
+        named = row.error if str(row.input) in row.error else f"{row.input}: {row.error}"
+        tqdm.write(f"livebokeh: error: {named}", file=sys.stderr)
 
 
 @main.group(invoke_without_command=True)

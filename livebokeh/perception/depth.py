@@ -109,7 +109,10 @@ def to_inverse(values: np.ndarray, kind: str) -> np.ndarray:
         np.divide(1.0, values, out=inverse, where=valid)
     else:
         inverse = values.copy() if valid.all() else np.where(valid, values, 0).astype(np.float32)
-    if valid.any() and not valid.all():
+    if not valid.any():
+        extra = ", zero or negative" if kind == "depth" else ""
+        raise LivebokehError(f"no usable depth values (all NaN or infinite{extra})")
+    if not valid.all():
         inverse[~valid] = inverse[valid].min()
     return inverse
 
@@ -280,7 +283,11 @@ def load_depth_map(path, kind: str = "inverse", size: tuple[int, int] | None = N
     ``kind`` says what the file holds: "inverse" (disparity, larger = nearer, as phones and
     most models write) or "depth" (distance; 0/NaN/inf count as farthest).
     """
-    normalised, _ = normalise(to_inverse(read_depth_values(path), kind))
+    values = read_depth_values(path)
+    try:
+        normalised, _ = normalise(to_inverse(values, kind))
+    except LivebokehError as exc:
+        raise LivebokehError(f"depth map {path}: {exc}") from None
     if size is not None and normalised.shape[::-1] != tuple(size):
         normalised = cv2.resize(normalised, size, interpolation=cv2.INTER_LINEAR)
     return normalised
