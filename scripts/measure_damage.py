@@ -30,6 +30,7 @@ import numpy as np
 
 from livebokeh.app.bench import animated
 from livebokeh.errors import LivebokehError
+from livebokeh.eval.damage import ffmpeg_decodable
 from livebokeh.io.video import VideoReader
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,20 +67,6 @@ def damaged_copy(clean: Path, target: Path, seed: int, size: int) -> Path:
     data[middle:middle + size] = np.random.default_rng(seed).bytes(size)
     target.write_bytes(bytes(data))
     return target
-
-
-def ffmpeg_decodable(path: Path) -> int:
-    """Frames FFmpeg decodes when it goes on past rejected packets (the ffmpeg tool's way)."""
-    count = 0
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for packet in container.demux(stream):
-            try:
-                count += len(stream.codec_context.decode(packet if packet.size else None))
-            except av.FFmpegError:
-                continue
-    return count
 
 
 def livebokeh_kept(path: Path) -> int:

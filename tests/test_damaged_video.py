@@ -20,6 +20,7 @@ from click.testing import CliRunner
 
 from clips import make_clip
 from livebokeh.app.cli import main
+from livebokeh.eval.damage import ffmpeg_decodable
 from livebokeh.io.video import HEAD_PACKETS, VideoReader
 
 SIZE, FPS, FRAMES = (640, 360), 30, 90
@@ -32,19 +33,6 @@ def run_video(source: Path, out: Path, *options: str):
 def frame_times(path: Path) -> list[float]:
     with av.open(str(path)) as container:
         return [float(f.pts * f.time_base) for f in container.decode(video=0)]
-
-
-def ffmpeg_decodable(path: Path) -> int:
-    """Frames FFmpeg decodes from ``path`` going on past the packets it rejects."""
-    count = 0
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        for packet in container.demux(stream):
-            try:
-                count += len(stream.codec_context.decode(packet if packet.size else None))
-            except av.FFmpegError:
-                continue
-    return count
 
 
 def packet_spans(path: Path, kind: str) -> list[tuple[int, int]]:
