@@ -76,3 +76,24 @@ def test_metrics_on_exact_shapes():
     shifted = np.roll(a, 2, axis=1)
     assert boundary_f(a, shifted, tolerance_px=2) == 1.0
     assert boundary_f(a, np.roll(a, 4, axis=1), tolerance_px=2) < 0.6
+
+
+def test_fast_guided_filter_stays_close_to_the_exact_one():
+    """Video computes the colour filter's coefficients on a 2x coarser grid (refine.VIDEO):
+    on real DAVIS frames the grid matte stays within a level of the exact filter's."""
+    from dataclasses import replace
+
+    from livebokeh.matte.refine import VIDEO, MatteRefiner
+    from livebokeh.perception.subject import SubjectFinder
+
+    clip = load_davis(need(DAVIS), ["hike"])[0]
+    fast, exact = MatteRefiner(VIDEO), MatteRefiner(replace(VIDEO, subsample=1))
+    assert VIDEO.subsample == 2
+    with SubjectFinder() as finder:
+        for index, frame in enumerate(clip.frames[:20:4]):
+            person = finder.find(frame, 200 * index)
+            a = fast._edge_snapped(person.seen, person.confidence, person.model)
+            b = exact._edge_snapped(person.seen, person.confidence, person.model)
+            assert a.shape == b.shape == person.confidence.shape
+            # measured: at most 0.0014 and at least 0.9935 (a 4x coarser grid: 0.0055, 0.974)
+            assert np.abs(a - b).mean() < 0.004 and iou(a > 0.5, b > 0.5) > 0.985
