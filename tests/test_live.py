@@ -107,6 +107,19 @@ def test_keys_change_the_running_loop(clip, clip_frames):
     assert any(line.startswith("style lens") for line in lines)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_every_frame_of_a_file_is_sent_or_counted_as_skipped(clip, threads):
+    """A file paced at 240 fps ends while the last frame may still be perceived on the
+    worker (its wait for a frame is 1/240 s): that frame must still be finished and sent."""
+    sink = KeyboardSink({})
+    with FileCameraSource(clip, fps=240) as source:
+        summary = run_live(source, [sink], BokehSettings(), log=lambda line: None,
+                           threads=threads)
+    assert summary["frames_produced"] == 30
+    assert summary["frames"] + summary["frames_skipped"] == 30, summary
+    assert len(sink.frames) == summary["frames"]
+
+
 def test_a_run_that_ends_at_the_warm_up_reports_no_steady_rate(clip):
     """The 30-frame clip played once ends exactly at the warm-up: no 'after warm-up 0.0 fps'."""
     with FileCameraSource(clip, fps=30) as source:

@@ -165,8 +165,8 @@ class LiveLoop:
                 if was_connected != self.source.connected:
                     was_connected = self._report_connection(last_output)
                 if frame is None:
-                    if self.source.ended:
-                        break
+                    if self.source.ended and (ahead is None or ahead.drained):
+                        break  # the file ended and its last frame, if any, was finished
                     if not self.source.connected or time.monotonic() - last_output > HOLD_AFTER_S:
                         self._hold()
                     continue
@@ -393,6 +393,11 @@ class _PerceptionAhead:
         self._turn ^= 1
         np.copyto(self._buffers[self._turn], rgb)
         return self._buffers[self._turn]
+
+    @property
+    def drained(self) -> bool:
+        """Whether the worker has stopped and every frame it perceived was taken."""
+        return not self._thread.is_alive() and self._slot is None
 
     def take(self, timeout: float) -> _PerceivedFrame | None:
         """The next perceived frame, waiting up to ``timeout`` s; None if none came."""
