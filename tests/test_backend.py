@@ -157,7 +157,10 @@ class FailingGpu:
         self.calls, self.fail_on_call = 0, fail_on_call
         self.inner = CpuRenderer()
 
-    def render(self, rgb, matte, settings, coc=None, out=None):
+    def prepare(self, rgb, settings):
+        return None
+
+    def render(self, rgb, matte, settings, coc=None, out=None, prepared=None):
         self.calls += 1
         if self.calls >= self.fail_on_call:
             raise DeviceLost("cudaErrorLaunchFailure: unspecified launch failure")

@@ -53,6 +53,15 @@ def frozen_composite(rgb: np.ndarray, matte: np.ndarray, low: np.ndarray) -> np.
     return cv2.blendLinear(rgb, background, matte, 1.0 - matte)
 
 
+def frozen_reduce(image: np.ndarray, levels: int) -> np.ndarray:
+    """Main's ``lens.reduce``: one INTER_AREA resize when the factor divides the size."""
+    h, w = image.shape[:2]
+    step = 1 << levels
+    if levels and h % step == 0 and w % step == 0:
+        return cv2.resize(image, (w // step, h // step), interpolation=cv2.INTER_AREA)
+    return halve(image, levels)
+
+
 def frozen_lens(rgb: np.ndarray, coc: np.ndarray, matte: np.ndarray) -> np.ndarray:
     """Main's ``lens_blur``: float decode at frame size, frame-size CoC and focus weight."""
     h, w = rgb.shape[:2]
@@ -65,9 +74,9 @@ def frozen_lens(rgb: np.ndarray, coc: np.ndarray, matte: np.ndarray) -> np.ndarr
                    / (first - lens.FOCUS_RADIUS), 0.0, 1.0)
     focus8 = cv2.LUT(cv2.convertScaleAbs(coc, alpha=scale), np.rint(ramp * 255).astype(np.uint8))
     cv2.max(focus8, cv2.convertScaleAbs(matte, alpha=255.0), dst=focus8)
-    linear = lens.reduce(lens.decode(rgb, lens.HIGHLIGHT_GAIN), base)
-    focus = lens.reduce(focus8, base).astype(np.float32) / np.float32(255.0)
-    layer, gain = lens._blurred_layer(linear, lens.reduce(coc, base), focus, first, base, 0, 0.0)
+    linear = frozen_reduce(lens.decode(rgb, lens.HIGHLIGHT_GAIN), base)
+    focus = frozen_reduce(focus8, base).astype(np.float32) / np.float32(255.0)
+    layer, gain = lens._blurred_layer(linear, frozen_reduce(coc, base), focus, first, base, 0, 0.0)
     blurred = cv2.resize(lens.encode(layer, lens.HIGHLIGHT_GAIN), (w, h),
                          interpolation=cv2.INTER_LINEAR)
     gain8 = cv2.resize(cv2.convertScaleAbs(gain, alpha=lens.GAIN_SCALE), (w, h),

@@ -98,40 +98,65 @@ def test_threads_knob():
         cv2.setNumThreads(before)
 
 
+def far_above() -> np.ndarray:
+    """A depth map (normalised inverse depth, 90x160): far at the top, near at the bottom.
+
+    A given map is what makes the lens style deterministic (the model's map comes from a
+    worker thread whenever it is ready)."""
+    return np.repeat(np.linspace(0.0, 1.0, 90, dtype=np.float32)[:, None], 160, axis=1)
+
+
+STREAM_SETTINGS = {
+    "gaussian": BokehSettings(strength=40, grain="off"),
+    # pipelined, the CoC and the frame's linear-light pass are made on the perception thread
+    "lens": BokehSettings(style="lens", strength=40, grain="off", depth_map=far_above()),
+}
+
+
+def owned(result) -> tuple:
+    return tuple(None if a is None else a.copy()
+                 for a in (result.image, result.matte, result.coc, result.depth))
+
+
+def assert_same_frames(got: list[tuple], expected: list[tuple]) -> None:
+    assert len(got) == len(expected)
+    for frame, want in zip(got, expected, strict=True):
+        for a, b in zip(frame, want, strict=True):
+            assert (a is None and b is None) or np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("style", STREAM_SETTINGS)
 @pytest.mark.parametrize("threads", [1, 2])
-def test_process_stream_gives_what_process_gives(threads):
+def test_process_stream_gives_what_process_gives(threads, style):
     frames = tennis_frames()[:8]
-    settings = BokehSettings(strength=40, grain="off")
+    settings = STREAM_SETTINGS[style]
     with BokehProcessor(settings, video=True) as processor:
-        expected = [(r.image.copy(), r.matte.copy())
-                    for r in (processor.process(rgb, 40 * i) for i, rgb in enumerate(frames))]
+        expected = [owned(processor.process(rgb, 40 * i)) for i, rgb in enumerate(frames)]
     with BokehProcessor(settings, video=True) as processor:
         items = ((rgb, 40 * i) for i, rgb in enumerate(frames))
-        got = [(r.image.copy(), r.matte.copy())
-               for r in processor.process_stream(items, threads=threads)]
-    assert len(got) == len(expected)
-    for (image, matte), (want_image, want_matte) in zip(got, expected, strict=True):
-        assert np.array_equal(image, want_image) and np.array_equal(matte, want_matte)
+        got = [owned(r) for r in processor.process_stream(items, threads=threads)]
+    assert_same_frames(got, expected)
+    assert (expected[0][2] is not None) == (style == "lens")
     assert stage_threads() == []
 
 
-def test_process_stream_keeps_each_matte_until_its_frame_is_taken():
-    """The worker makes mattes ahead into a ring of buffers: a consumer slower than the
-    worker must still get each frame's own matte and render (a ring one buffer short
-    hands the worker a buffer still being rendered and fails this)."""
+@pytest.mark.parametrize("style", STREAM_SETTINGS)
+def test_process_stream_keeps_each_matte_until_its_frame_is_taken(style):
+    """The worker makes mattes (and with the lens style the CoC) ahead, the mattes into a
+    ring of buffers: a consumer slower than the worker must still get each frame's own
+    matte, CoC and render (a ring one buffer short hands the worker a buffer still being
+    rendered and fails this)."""
     frames = tennis_frames()[:10]
-    settings = BokehSettings(strength=40, grain="off")
+    settings = STREAM_SETTINGS[style]
     with BokehProcessor(settings, video=True) as processor:
-        expected = [(r.image.copy(), r.matte.copy())
-                    for r in (processor.process(rgb, 40 * i) for i, rgb in enumerate(frames))]
+        expected = [owned(processor.process(rgb, 40 * i)) for i, rgb in enumerate(frames)]
     got = []
     with BokehProcessor(settings, video=True) as processor:
         for r in processor.process_stream(((rgb, 40 * i) for i, rgb in enumerate(frames)),
                                           threads=2):
             time.sleep(0.03)  # the worker runs ahead while this frame is held
-            got.append((r.image.copy(), r.matte.copy()))
-    for (image, matte), (want_image, want_matte) in zip(got, expected, strict=True):
-        assert np.array_equal(matte, want_matte) and np.array_equal(image, want_image)
+            got.append(owned(r))
+    assert_same_frames(got, expected)
 
 
 def test_process_stream_takes_plain_frames_and_output_buffers():

@@ -61,15 +61,18 @@ class FallbackRenderer:
     def name(self) -> str:
         return self.active.name
 
-    def render(self, rgb, matte, settings, coc=None, out=None):
+    def prepare(self, rgb, settings):
+        return self.active.prepare(rgb, settings)
+
+    def render(self, rgb, matte, settings, coc=None, out=None, prepared=None):
         if self.active is self.primary:
             try:
-                return self.primary.render(rgb, matte, settings, coc, out)
+                return self.primary.render(rgb, matte, settings, coc, out, prepared)
             except self.errors as error:
                 log.warning("%s renderer failed (%s): using %s for the rest of the stream",
                             self.primary.name, _one_line(error), self.fallback.name)
-                self.active = self.fallback
-        return self.fallback.render(rgb, matte, settings, coc, out)
+                self.active, prepared = self.fallback, None  # prepared by the primary
+        return self.fallback.render(rgb, matte, settings, coc, out, prepared)
 
 
 # --- selection ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import numpy as np
 
 from livebokeh.render.grain import Grain
 from livebokeh.render.halo_free import composite, gaussian_background
-from livebokeh.render.lens import lens_blur
+from livebokeh.render.lens import lens_blur, lens_source
 from livebokeh.render.renderer import GrainState, at_frame_size, background_job, require_coc
 from livebokeh.render.styles import motion_background, radial_background
 
@@ -22,7 +22,11 @@ class CpuRenderer:
         self._work: dict[str, np.ndarray] = {}
         self._lens_work: dict[str, np.ndarray] = {}
 
-    def render(self, rgb, matte, settings, coc=None, out=None):
+    def prepare(self, rgb, settings):
+        """Lens style: the frame in linear light at the blur's level (``lens_source``)."""
+        return lens_source(rgb) if settings.style == "lens" else None
+
+    def render(self, rgb, matte, settings, coc=None, out=None, prepared=None):
         height, width = rgb.shape[:2]
         out = np.empty_like(rgb) if out is None else out
         matte = at_frame_size(matte, width, height)
@@ -33,7 +37,7 @@ class CpuRenderer:
                 coc = cv2.resize(coc, (width, height), interpolation=cv2.INTER_AREA)
             return lens_blur(rgb, coc, matte, blades=settings.blades,
                              rotation_deg=settings.blade_rotation, out=out,
-                             work=self._lens_work, grain=grain)
+                             work=self._lens_work, grain=grain, linear=prepared)
         background = self.background(rgb, matte, settings, self._work)
         if background is None:
             np.copyto(out, rgb)

@@ -10,6 +10,7 @@ background sits at one depth, and a notice says so once.
 from __future__ import annotations
 
 import logging
+import threading
 
 import cv2
 import numpy as np
@@ -45,6 +46,12 @@ class DepthOfField:
         self._coc: np.ndarray | None = None
         self._frame_coc: np.ndarray | None = None  # reused frame-size buffer
         self.depth: np.ndarray | None = None  # last normalised inverse depth (low resolution)
+        self._lock = threading.Lock()  # a pipelined stream may move the stage between threads
+
+    @property
+    def has_depth(self) -> bool:
+        """Whether depth comes from a map or the model (else: one background depth)."""
+        return self.settings.depth_map is not None or self.estimator is not None
 
     @property
     def last_coc(self) -> np.ndarray | None:
@@ -78,8 +85,14 @@ class DepthOfField:
 
         At frame size, or with ``frame_size=False`` at the depth map's resolution when that
         is lower (the renderers take it as it is: at 1080p the frame-size map costs 2 ms to
-        make and is never needed by the blur).
+        make and is never needed by the blur): then a new array per frame. One call at a time
+        (a pipelined stream makes the CoC on its perception thread, some frames on the other).
         """
+        with self._lock:
+            return self._coc_map(rgb, matte, max_radius, frame_size)
+
+    def _coc_map(self, rgb: np.ndarray, matte: np.ndarray, max_radius: float,
+                 frame_size: bool) -> np.ndarray:
         height, width = rgb.shape[:2]
         depth = self._depth(rgb)
         face = self._face(rgb)

@@ -27,13 +27,19 @@ class Renderer(Protocol):
 
     name: str
 
+    def prepare(self, rgb: np.ndarray, settings: BokehSettings) -> object | None:
+        """The part of ``render`` that needs only the frame, for a pipelined caller to run
+        ahead on another thread and pass to ``render``; None when there is none."""
+        ...
+
     def render(self, rgb: np.ndarray, matte: np.ndarray, settings: BokehSettings,
-               coc: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
+               coc: np.ndarray | None = None, out: np.ndarray | None = None,
+               prepared: object | None = None) -> np.ndarray:
         """``rgb`` HxWx3 uint8 → ``out`` (HxWx3 uint8, allocated when None), returned.
 
         ``matte`` float32 0..1 (1 = subject) and ``coc`` (lens style: signed CoC radius in
         full-resolution pixels, > 0 far) may be at frame size or at a lower resolution;
-        they are resized bilinearly to the frame.
+        they are resized bilinearly to the frame. ``prepared``: this frame's ``prepare``.
         """
         ...
 

@@ -399,7 +399,11 @@ class ArrayRenderer:
         np.copyto(out, self.ops.host(device))
         return out
 
-    def render(self, rgb, matte, settings, coc=None, out=None):
+    def prepare(self, rgb, settings):
+        """Nothing: every stage after the upload runs on the device."""
+        return None
+
+    def render(self, rgb, matte, settings, coc=None, out=None, prepared=None):
         height, width = rgb.shape[:2]
         out = np.empty_like(rgb) if out is None else out
         if settings.style == "lens":
@@ -708,7 +712,7 @@ class CudaRenderer(ArrayRenderer):
         np.copyto(out, pinned)
         return out
 
-    def render(self, rgb, matte, settings, coc=None, out=None):
+    def render(self, rgb, matte, settings, coc=None, out=None, prepared=None):
         with self.stream:
             return super().render(rgb, matte, settings, coc, out)
 
