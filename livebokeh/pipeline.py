@@ -198,15 +198,18 @@ class BokehProcessor:
         array per frame (a video with a depth source and no erase strokes): frame-size CoC
         maps live in one reused buffer and stay on the finishing thread.
         """
-        dof = self.dof
-        if (dof is None or not dof.has_depth or self.settings.background != BLUR
-                or self.settings.refine_mask is not None):
+        if not self._lens or not self.dof.has_depth or self.settings.refine_mask is not None:
             return None
         coc = self._coc(rgb, matte, timings)
         t0 = time.perf_counter()
         prepared = self.renderer.prepare(rgb, self.settings)
         timings["render"] = (time.perf_counter() - t0) * 1e3
-        return LensAhead(coc, dof.depth, prepared)
+        return LensAhead(coc, self.dof.depth, prepared)
+
+    @property
+    def _lens(self) -> bool:
+        """Whether frames get a CoC map: the lens style, blurring the frame's own background."""
+        return self.dof is not None and self.settings.background == BLUR
 
     def matte_from(self, rgb: np.ndarray, perception: Perception) -> np.ndarray:
         """The matte stage: frame-size matte (float32 0..1) from a frame's perception."""
@@ -282,7 +285,7 @@ class BokehProcessor:
 
         Its time goes into ``timings["depth"]``.
         """
-        if self.dof is None or self.settings.background != BLUR:
+        if not self._lens:
             return None
         t0 = time.perf_counter()
         max_radius = blur_radius(self.settings.strength, rgb.shape[1], rgb.shape[0])
@@ -336,7 +339,7 @@ class BokehProcessor:
         self._buffers(*rgb.shape[:2])
         matte = self.matte_from(rgb, perception)
         lens = perception.ahead
-        if lens is None:
+        if lens is None or not self._lens:  # not made ahead, or the settings changed since
             coc = self._coc(rgb, matte, timings)
             lens = LensAhead(coc, self.dof.depth, None) if coc is not None else None
         coc, prepared = (lens.coc, lens.prepared) if lens is not None else (None, None)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import tennis_frames
+from livebokeh.eval.metrics import psnr
 from livebokeh.pipeline import BokehProcessor
 from livebokeh.settings import BokehSettings
 from livebokeh.threads import ahead, available_cores, limit_threads, resolve_threads
@@ -157,6 +158,29 @@ def test_process_stream_keeps_each_matte_until_its_frame_is_taken(style):
             time.sleep(0.03)  # the worker runs ahead while this frame is held
             got.append(owned(r))
     assert_same_frames(got, expected)
+
+
+def test_a_style_change_mid_stream_applies_to_the_frames_finished_after_it():
+    """Frames perceived ahead with the lens style but finished after a switch to gaussian
+    are rendered and reported as gaussian frames (no CoC), and the switch back works."""
+    frames = tennis_frames()[:9]
+    lens, gaussian = STREAM_SETTINGS["lens"], STREAM_SETTINGS["gaussian"]
+    references = {}
+    for name, settings in (("gaussian", gaussian), ("lens", lens)):
+        with BokehProcessor(settings, video=True) as processor:
+            references[name] = processor.process(frames[4], 0).image.copy()
+    got = []
+    with BokehProcessor(lens, video=True) as processor:
+        stream = processor.process_stream(((rgb, 40 * i) for i, rgb in enumerate(frames)),
+                                          threads=2)
+        for i, result in enumerate(stream):
+            got.append((result.coc is not None, result.image.copy()))
+            processor.update_settings({2: gaussian, 5: lens}.get(i, processor.settings))
+    assert [has_coc for has_coc, _ in got] == [True] * 3 + [False] * 3 + [True] * 3
+    # frame 4 alone in each style (the stream's matte has history, so not bit-identical)
+    like = {name: psnr(got[4][1], image) for name, image in references.items()}
+    assert like["gaussian"] > like["lens"] + 6, like
+    assert stage_threads() == []
 
 
 def test_process_stream_takes_plain_frames_and_output_buffers():
