@@ -43,7 +43,6 @@ class DepthOfField:
         self.faces = FaceFinder() if self.focus.mode == "face" else None
         self._face_box = None
         self._frame = 0
-        self._coc: np.ndarray | None = None
         self._frame_coc: np.ndarray | None = None  # reused frame-size buffer
         self.depth: np.ndarray | None = None  # last normalised inverse depth (low resolution)
         self._lock = threading.Lock()  # a pipelined stream may move the stage between threads
@@ -52,11 +51,6 @@ class DepthOfField:
     def has_depth(self) -> bool:
         """Whether depth comes from a map or the model (else: one background depth)."""
         return self.settings.depth_map is not None or self.estimator is not None
-
-    @property
-    def last_coc(self) -> np.ndarray | None:
-        """The CoC map of the last frame (frame size or low resolution, see ``coc``)."""
-        return self._coc
 
     def close(self) -> None:
         if self.async_depth is not None:
@@ -105,7 +99,6 @@ class DepthOfField:
         focus = focal_depth(depth, small_matte, self.focus, face)
         low = coc_map(depth, focus, max_radius, near_blur=self.settings.near_blur)
         if not frame_size or low.shape == (height, width):
-            self._coc = low
             return low
         return cv2.resize(low, (width, height), dst=self._buffer(height, width),
                           interpolation=cv2.INTER_LINEAR)
@@ -113,5 +106,4 @@ class DepthOfField:
     def _buffer(self, height: int, width: int) -> np.ndarray:
         if self._frame_coc is None or self._frame_coc.shape != (height, width):
             self._frame_coc = np.empty((height, width), np.float32)
-        self._coc = self._frame_coc
-        return self._coc
+        return self._frame_coc
