@@ -65,7 +65,8 @@ class Perception:
 
     ``person``: the people's confidence over a frame region (``PersonMask``), or None when
     the settings give a matte. ``timings_ms``: time spent, per stage. ``matte``: the frame's
-    matte when the perception stage made it too (its buffer is the caller's).
+    matte when the perception stage made it too (its buffer is the caller's); ``ahead``:
+    with it, the lens style's CoC and frame pass (``LensAhead``), when they could be made.
     """
 
     person: PersonMask | None
