@@ -114,6 +114,8 @@ class BokehProcessor:
         self.finder = SubjectFinder(s.people, s.segmenter_model, video, s.subject)
         self.refiner = MatteRefiner(VIDEO if video else PHOTO)
         self.smoother = MatteSmoother() if video and self.settings.temporal else None
+        if self.smoother is not None:  # the model may skip frames whose motion it explains
+            self.finder.predictor = self.smoother.predict
         self._matte: np.ndarray | None = None
         self._out: np.ndarray | None = None
         self.timings_ms: dict[str, float] = {}
