@@ -14,8 +14,9 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import tennis_frames
+from conftest import REPO, tennis_frames
 from livebokeh.eval.metrics import psnr
+from livebokeh.io.images import read_image
 from livebokeh.pipeline import BokehProcessor
 from livebokeh.settings import BokehSettings
 from livebokeh.threads import ahead, available_cores, limit_threads, resolve_threads
@@ -139,6 +140,26 @@ def test_process_stream_gives_what_process_gives(threads, style):
     assert_same_frames(got, expected)
     assert (expected[0][2] is not None) == (style == "lens")
     assert stage_threads() == []
+
+
+def test_process_stream_with_motion_predictions_gives_what_process_gives():
+    """On a slowly swaying portrait the smoother's carried state stands in for the model on
+    most frames (``SubjectFinder.predictor``): with perception on a worker thread the
+    predictions, and so the frames, are still exactly those of ``process``."""
+    from livebokeh.app.bench import animated
+
+    still, _ = read_image(REPO / "assets" / "portrait.jpg")
+    frames = animated(cv2.resize(still, (640, 427), interpolation=cv2.INTER_AREA), 12)
+    settings = STREAM_SETTINGS["gaussian"]
+    with BokehProcessor(settings, video=True) as processor:
+        expected = [owned(processor.process(rgb, 33 * i)) for i, rgb in enumerate(frames)]
+        serial_passes = processor.finder.passes
+    with BokehProcessor(settings, video=True) as processor:
+        items = ((rgb, 33 * i) for i, rgb in enumerate(frames))
+        got = [owned(r) for r in processor.process_stream(items, threads=2)]
+        assert processor.finder.passes == serial_passes
+    assert serial_passes <= 0.75 * len(frames)  # predictions did stand in for the model
+    assert_same_frames(got, expected)
 
 
 @pytest.mark.parametrize("style", STREAM_SETTINGS)
