@@ -22,6 +22,8 @@ clip a third of the model passes go (see ``PREDICT_*``).
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 
@@ -60,17 +62,22 @@ class MatteSmoother:
         self._region: Box | None = None
         self._grid: tuple[np.ndarray, np.ndarray] | None = None
         self._motion: tuple[np.ndarray, Box, np.ndarray, np.ndarray, np.ndarray] | None = None
+        # a live loop whose blur is switched on between perceiving a frame and finishing it
+        # updates on the finishing thread while the next frame's prediction runs ahead
+        self._lock = threading.Lock()
 
     def reset(self) -> None:
-        self._state = self._seen_luma = self._region = self._motion = None
+        with self._lock:
+            self._state = self._seen_luma = self._region = self._motion = None
 
     def predict(self, seen: np.ndarray, region: Box) -> np.ndarray | None:
         """The last state carried to this frame (the crop ``seen`` over ``region``) along the
         flow, or None: no state yet, or the flow leaves over ``PREDICT_UNEXPLAINED`` of the
         edge band unexplained. The flow is kept for ``update`` of the same ``seen``."""
-        if self._state is None or self._state.shape != seen.shape[:2]:
-            return None
-        warped, residual = self._carried(seen, region)
+        with self._lock:
+            if self._state is None or self._state.shape != seen.shape[:2]:
+                return None
+            _, warped, residual = self._carried(seen, region)
         band = cv2.inRange(warped, *PREDICT_BAND)
         band = cv2.dilate(band, np.ones((PREDICT_BAND_GROWTH,) * 2, np.uint8))
         unexplained = cv2.bitwise_and(band, cv2.compare(residual, PREDICT_RESIDUAL,
@@ -81,29 +88,30 @@ class MatteSmoother:
 
     def update(self, person: PersonMask) -> np.ndarray:
         """Smoothed confidence on ``person``'s grid (owned by the smoother until the next call)."""
-        if self._state is None or self._state.shape != person.confidence.shape:
-            state = person.confidence.copy()
-            seen_luma = cv2.cvtColor(person.seen, cv2.COLOR_RGB2GRAY)
-        else:
-            warped, residual = self._carried(person.seen, person.region)
-            seen_luma = self._motion[2]
-            weight = residual
-            cv2.multiply(weight, self.error_gain, dst=weight)
-            cv2.add(weight, self.min_weight, dst=weight)
-            cv2.min(weight, 1.0, dst=weight)
-            state = warped + weight * (person.confidence - warped)
-        self._state, self._seen_luma, self._region = state, seen_luma, person.region
-        self._motion = None
-        return state
+        with self._lock:
+            if self._state is None or self._state.shape != person.confidence.shape:
+                state = person.confidence.copy()
+                seen_luma = cv2.cvtColor(person.seen, cv2.COLOR_RGB2GRAY)
+            else:
+                seen_luma, warped, residual = self._carried(person.seen, person.region)
+                weight = residual  # the cached residual is not used again
+                cv2.multiply(weight, self.error_gain, dst=weight)
+                cv2.add(weight, self.min_weight, dst=weight)
+                cv2.min(weight, 1.0, dst=weight)
+                state = warped + weight * (person.confidence - warped)
+            self._state, self._seen_luma, self._region = state, seen_luma, person.region
+            self._motion = None
+            return state
 
-    def _carried(self, seen: np.ndarray, region: Box) -> tuple[np.ndarray, np.ndarray]:
-        """``_warp_state`` for this crop, computed once per frame (``predict``, ``update``)."""
+    def _carried(self, seen: np.ndarray, region: Box):
+        """This crop's luma and ``_warp_state`` for it, computed once per frame (``predict``,
+        ``update``; the caller holds the lock)."""
         motion = self._motion
         if motion is None or motion[0] is not seen or motion[1] != region:
             seen_luma = cv2.cvtColor(seen, cv2.COLOR_RGB2GRAY)
             motion = self._motion = (seen, region, seen_luma,
                                      *self._warp_state(region, seen_luma))
-        return motion[3], motion[4]
+        return motion[2], motion[3], motion[4]
 
     def _warp_state(self, region: Box, seen_luma: np.ndarray):
         """The last state moved onto this frame's grid, and the warp's luma residual (0..1)."""
