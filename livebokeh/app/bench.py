@@ -125,8 +125,8 @@ def source_frames(width: int, height: int, count: int,
 
 def _stats(values: list[float]) -> dict[str, float]:
     """Median, 95th percentile and mean ms. The mean is the cost per frame over a run: where
-    the model runs on every other frame only (``SubjectFinder.predictor``) the times are
-    two clusters, and the median falls at the edge of one of them."""
+    a motion prediction stands in for the model on some frames (``SubjectFinder.predictor``)
+    the times fall in two clusters, and the median lands at the edge of one of them."""
     arr = np.asarray(values, np.float32)
     return {"median_ms": round(float(np.median(arr)), 3),
             "p95_ms": round(float(np.percentile(arr, 95)), 3),

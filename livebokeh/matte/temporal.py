@@ -17,7 +17,7 @@ moves with the subject, so the warp also carries the state from the last region 
 image around the subject's edge (a webcam on a desk, someone sitting still): the finder then
 skips the model on that frame (``SubjectFinder.predictor``). On the DAVIS clips (moving
 cameras, dancers) the flow never explains enough, so nothing changes there; on the still-camera
-clip a third of the model passes go (see ``PREDICT_*``).
+clip about 40 % of the model passes go (see ``PREDICT_*``).
 """
 
 from __future__ import annotations
