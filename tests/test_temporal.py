@@ -52,16 +52,11 @@ def test_moving_subject_is_followed_without_lag():
 def test_a_still_scene_skips_most_model_passes_with_the_same_matte():
     """A webcam-like still scene (sensor noise only): the crop barely changes, so the model
     runs on at most a quarter of the frames, and the matte stays that of a full run."""
-    from livebokeh.pipeline import BokehProcessor
-    from livebokeh.settings import BokehSettings
-
     rng = np.random.default_rng(2)
     still, _ = read_image(REPO / "assets" / "portrait.jpg")
     frames = [np.clip(still + rng.normal(0, 3, still.shape), 0, 255).astype(np.uint8)
               for _ in range(40)]
-    with BokehProcessor(BokehSettings(grain="off"), video=True) as processor:
-        mattes = [processor.compute_matte(f, 33 * t).copy() for t, f in enumerate(frames)]
-        passes = processor.finder.passes
+    mattes, passes = _mattes_and_passes(frames, predictor=True)
     assert passes <= len(frames) // 4, passes  # measured 10 passes for 60 frames
     assert min(iou(m > 0.5, mattes[0] > 0.5) for m in mattes) > 0.98
 

@@ -39,6 +39,7 @@ PREDICT_UNEXPLAINED = 0.02  # share of the edge band that may be unexplained for
 # percentile), so moving footage always gets the model
 PREDICT_BAND = (0.05, 0.95)  # state values that make the edge band ...
 PREDICT_BAND_GROWTH = 9  # ... grown by this many grid pixels (a 256 px grid: 3.5 %)
+_BAND_KERNEL = np.ones((PREDICT_BAND_GROWTH, PREDICT_BAND_GROWTH), np.uint8)
 
 
 def _homogeneous(matrix: np.ndarray) -> np.ndarray:
@@ -79,7 +80,7 @@ class MatteSmoother:
                 return None
             _, warped, residual = self._carried(seen, region)
         band = cv2.inRange(warped, *PREDICT_BAND)
-        band = cv2.dilate(band, np.ones((PREDICT_BAND_GROWTH,) * 2, np.uint8))
+        band = cv2.dilate(band, _BAND_KERNEL)
         unexplained = cv2.bitwise_and(band, cv2.compare(residual, PREDICT_RESIDUAL,
                                                         cv2.CMP_GT))
         if cv2.countNonZero(unexplained) > PREDICT_UNEXPLAINED * cv2.countNonZero(band):
