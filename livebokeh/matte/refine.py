@@ -128,6 +128,24 @@ def _grid_size(region: Box, long_side: int) -> tuple[int, int]:
     return max(8, round(region.width * scale)), max(8, round(region.height * scale))
 
 
+def _reach(matte: np.ndarray, region: Box, width: int, height: int) -> tuple[int, int, int, int]:
+    """Whole frame pixels ``(x0, y0, x1, y1)`` the grid ``matte`` over ``region`` can reach.
+
+    Its non-zero pixels, grown by the upsampling's two box filters and bilinear step
+    (``2 * UPSAMPLE_RADIUS + 1`` grid pixels), within the region and the frame: elsewhere the
+    matte is 0, and the frame-size passes skip it (the bench portrait's box is 53 % of a
+    720p frame, the reach about half of that).
+    """
+    x, y, w, h = cv2.boundingRect(cv2.compare(matte, 0.0, cv2.CMP_GT))
+    if w == 0:
+        return 0, 0, 0, 0
+    grow = 2 * UPSAMPLE_RADIUS + 1
+    grown = Box(x - grow, y - grow, x + w + grow, y + h + grow)
+    x0, y0, x1, y1 = region.grid_box(grown, matte.shape[1::-1]).clipped(width, height)
+    rx0, ry0, rx1, ry1 = region.clipped(width, height)
+    return max(x0, rx0), max(y0, ry0), min(x1, rx1), min(y1, ry1)
+
+
 class MatteRefiner:
     """Frame-size matte from a ``PersonMask``: colour guided filter, then guided upsampling.
 
@@ -187,7 +205,7 @@ class MatteRefiner:
                   out: np.ndarray) -> None:
         """Carry the grid matte to frame size along the full-resolution luma (0 outside)."""
         height, width = rgb.shape[:2]
-        x0, y0, x1, y1 = region.clipped(width, height)
+        x0, y0, x1, y1 = _reach(matte, region, width, height)
         out.fill(0.0)
         if x1 <= x0 or y1 <= y0:
             return

@@ -79,14 +79,32 @@ def crop(rgb: np.ndarray, box: Box, size: tuple[int, int],
     model and pulls confidence up along the frame edge.
     """
     levels = max(0, math.floor(math.log2(max(box.width / size[0], box.height / size[1], 1.0))))
-    source = halve(rgb, levels) if levels else rgb
     matrix = box.to_grid(size)
-    if levels:  # coordinates on the halved image: (x + 0.5) / 2^levels - 0.5
-        scale = 2.0 ** levels
-        matrix = matrix @ np.array([[scale, 0, 0.5 * scale - 0.5], [0, scale, 0.5 * scale - 0.5],
-                                    [0, 0, 1]], np.float64)
+    source = rgb
+    if levels:  # coordinates on the halved part: (x - x0 + 0.5) / 2^levels - 0.5
+        scale = 1 << levels
+        x0, y0, x1, y1 = _halving_window(box, scale, rgb.shape[1], rgb.shape[0])
+        source = halve(rgb[y0:y1, x0:x1], levels)
+        matrix = matrix @ np.array([[scale, 0, x0 + 0.5 * scale - 0.5],
+                                    [0, scale, y0 + 0.5 * scale - 0.5], [0, 0, 1]], np.float64)
     return cv2.warpAffine(source, matrix, size, dst=dst, flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
+
+
+def _halving_window(box: Box, scale: int, width: int, height: int):
+    """The frame pixels ``(x0, y0, x1, y1)`` a crop of ``box`` halved to 1/``scale`` reads.
+
+    The box and two halved pixels around it, on the halving's own 2x2 blocks, so the halved
+    window is exactly that part of the halved frame (the same pixels, edges replicated
+    where the frame ends) at a fraction of the cost: a box half the frame wide halves half
+    the frame. The whole frame when the box lies outside it, or when a side is not a
+    multiple of ``scale`` (an odd side is halved by area weights that are not 2x2 blocks).
+    """
+    x0, y0, x1, y1 = box.clipped(width, height)
+    if x1 <= x0 or y1 <= y0 or width % scale or height % scale:
+        return 0, 0, width, height
+    return (max(0, (x0 // scale - 2) * scale), max(0, (y0 // scale - 2) * scale),
+            min(width, (-(-x1 // scale) + 2) * scale), min(height, (-(-y1 // scale) + 2) * scale))
 
 
 def mask_box(mask: np.ndarray) -> Box | None:

@@ -39,7 +39,7 @@ import numpy as np
 
 from livebokeh.errors import LivebokehError
 from livebokeh.imgops import halve
-from livebokeh.render.halo_free import edge_tiles, push_pull_fill
+from livebokeh.render.halo_free import blend_runs, edge_tiles, push_pull_fill
 
 HIGHLIGHT_GAIN = 3.0  # default: a fully clipped channel counts as 1 + gain times brighter
 MAX_HIGHLIGHT_GAIN = 6.0
@@ -452,7 +452,7 @@ def _blend(sharp: np.ndarray, blurred: np.ndarray, weight: np.ndarray, out: np.n
 
 def _blend_over(sharp: np.ndarray, weight: np.ndarray, out: np.ndarray,
                 work: dict[str, np.ndarray]) -> np.ndarray:
-    """``_blend`` with the blurred layer already in ``out``, tile by tile.
+    """``_blend`` with the blurred layer already in ``out``, only on the edge tiles.
 
     Weight 255 copies the sharp pixel, weight 0 keeps the blurred one (what ``_blend``
     gives there exactly), and ``_blend`` itself runs only on the tiles that hold other
@@ -461,10 +461,8 @@ def _blend_over(sharp: np.ndarray, weight: np.ndarray, out: np.ndarray,
     if work.get("solid") is None or work["solid"].shape != weight.shape:
         work["solid"] = np.empty(weight.shape, np.uint8)
     cv2.copyTo(sharp, cv2.compare(weight, 255, cv2.CMP_EQ, dst=work["solid"]), out)
-    tiles: dict[str, np.ndarray] = {}
-    for rows, cols in edge_tiles(weight, work, (1, 254)):
-        _blend(sharp[rows, cols], out[rows, cols], weight[rows, cols], out[rows, cols], tiles)
-        tiles.clear()
+    blend_runs(sharp, out, weight, edge_tiles(weight, work, (1, 254)),
+               lambda part, blurred, w: _blend(part, blurred, w, blurred, {}))
     return out
 
 

@@ -1,0 +1,29 @@
+"""The video refiner's frame-size passes cover only what the grid matte can reach."""
+
+import cv2
+import numpy as np
+
+from livebokeh.matte import refine
+from livebokeh.perception.regions import Box, crop
+from livebokeh.perception.subject import PersonMask
+
+
+def small_subject(rgb: np.ndarray) -> PersonMask:
+    """A box over most of the frame whose confidence holds one small soft blob."""
+    box = Box(40.0, -60.0, 1240.0, 1140.0)
+    seen = crop(rgb, box, (256, 256))
+    confidence = np.zeros((256, 256), np.float32)
+    cv2.circle(confidence, (150, 120), 18, 1.0, -1)
+    return PersonMask(cv2.GaussianBlur(confidence, (0, 0), 3.0), seen, box, "selfie")
+
+
+def test_refine_equals_the_upsampling_over_the_whole_region(monkeypatch):
+    rng = np.random.default_rng(3)
+    rgb = cv2.GaussianBlur(rng.integers(0, 256, (720, 1280, 3), np.uint8), (0, 0), 2.0)
+    person = small_subject(rgb)
+    fast = refine.MatteRefiner().refine(rgb, person)
+    monkeypatch.setattr(refine, "_reach", lambda matte, region, width, height:
+                        region.clipped(width, height))
+    whole = refine.MatteRefiner().refine(rgb, person)
+    np.testing.assert_allclose(fast, whole, atol=1e-6)
+    assert 0 < np.count_nonzero(fast) < 0.05 * fast.size  # the blob, and only the blob
