@@ -14,6 +14,7 @@ import pytest
 
 from conftest import DAVIS, PEOPLE, need
 from livebokeh.eval.matte_quality import (
+    HALVES,
     clip_scores,
     load_davis,
     mean_scores,
@@ -28,8 +29,8 @@ from livebokeh.eval.metrics import boundary_f, iou
 @pytest.fixture(scope="module")
 def davis():
     clips = load_davis(need(DAVIS))
-    raw = mean_scores([clip_scores(clip, raw_video_mattes(clip)) for clip in clips])
-    return clips, raw
+    rows = {clip.name: clip_scores(clip, raw_video_mattes(clip)) for clip in clips}
+    return clips, mean_scores(list(rows.values())), rows
 
 
 def test_photo_matte_beats_raw_on_both_halves():
@@ -42,19 +43,23 @@ def test_photo_matte_beats_raw_on_both_halves():
 
 
 def test_video_matte_main_subject_beats_raw_on_davis(davis):
-    clips, raw = davis
-    main = mean_scores([clip_scores(clip, video_mattes(clip, people="main")) for clip in clips])
-    # measured: IoU 0.667 → 0.842, boundary F 0.415 → 0.643, dtSSD 12.27 → 9.01 (0.73x)
-    assert main["iou"] >= raw["iou"] + 0.15, (main, raw)
-    assert main["boundary_f"] >= raw["boundary_f"] + 0.2, (main, raw)
-    assert main["dtssd"] <= 0.76 * raw["dtssd"], (main, raw)
+    clips, raw, raw_rows = davis
+    rows = {clip.name: clip_scores(clip, video_mattes(clip, people="main")) for clip in clips}
+    main = mean_scores(list(rows.values()))
+    # measured: IoU 0.667 → 0.846, boundary F 0.415 → 0.666, dtSSD 12.27 → 8.82 (0.72x)
+    assert main["iou"] >= raw["iou"] + 0.16, (main, raw)
+    assert main["boundary_f"] >= raw["boundary_f"] + 0.22, (main, raw)
+    assert main["dtssd"] <= 0.73 * raw["dtssd"], (main, raw)
+    half_a = [name for name in HALVES["A"] if name in rows]  # the harder half: 0.749x raw
+    raw_a = np.mean([raw_rows[name]["dtssd"] for name in half_a])
+    assert np.mean([rows[name]["dtssd"] for name in half_a]) <= 0.76 * raw_a
 
 
 def test_video_matte_everyone_is_no_worse_than_raw_on_davis(davis):
-    clips, raw = davis
+    clips, raw, _ = davis
     everyone = mean_scores([clip_scores(clip, video_mattes(clip)) for clip in clips])
-    assert everyone["iou"] >= raw["iou"] + 0.1, (everyone, raw)  # measured 0.821 vs 0.667
-    assert everyone["boundary_f"] >= raw["boundary_f"] + 0.15, (everyone, raw)
+    assert everyone["iou"] >= raw["iou"] + 0.13, (everyone, raw)  # measured 0.821 vs 0.667
+    assert everyone["boundary_f"] >= raw["boundary_f"] + 0.2, (everyone, raw)  # 0.647 / 0.415
 
 
 def test_still_camera_clip_flickers_less_than_raw():
@@ -62,8 +67,8 @@ def test_still_camera_clip_flickers_less_than_raw():
     raw = clip_scores(clip, raw_video_mattes(clip))
     ours = clip_scores(clip, video_mattes(clip))
     assert raw["flips"] > 0  # the raw model does flicker on still background here
-    assert ours["flips"] <= 0.5 * raw["flips"], (ours, raw)  # measured 0.41x
-    assert ours["iou"] >= raw["iou"] + 0.03, (ours, raw)  # measured 0.969 vs 0.913
+    assert ours["flips"] <= 0.3 * raw["flips"], (ours, raw)  # measured 0.14x
+    assert ours["iou"] >= raw["iou"] + 0.05, (ours, raw)  # measured 0.977 vs 0.913
 
 
 def test_metrics_on_exact_shapes():

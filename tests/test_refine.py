@@ -26,4 +26,4 @@ def test_refine_equals_the_upsampling_over_the_whole_region(monkeypatch):
                         region.clipped(width, height))
     whole = refine.MatteRefiner().refine(rgb, person)
     np.testing.assert_allclose(fast, whole, atol=1e-6)
-    assert 0 < np.count_nonzero(fast) < 0.05 * fast.size  # the blob, and only the blob
+    assert 0 < np.count_nonzero(fast) < 0.1 * fast.size  # the blob, grown by the filters
