@@ -34,7 +34,7 @@ MIN_WEIGHT = 0.2  # weight of the new confidence where the image is explained by
 ERROR_GAIN = 5.0  # weight per unit of warp residual (luma 0..1): 0.16 residual → 1
 # DIS flow: the fastest preset, searched down to half the 256 px grid (the preset stops at a
 # quarter) with patches 6 px apart (its own: 4). DAVIS half A dtSSD (main) 10.03 → 9.99, half
-# B 7.14 → 7.07, for 0.41 → 0.83 ms a frame; patches 4 px apart scored the same for 1.36 ms,
+# B 7.14 → 7.07, for 0.41 → 0.83 ms a frame; patches 4 px apart scored 9.98 for 1.36 ms,
 # the whole grid (finest scale 0) costs 5.2 ms. Fitted on half A, checked on half B.
 FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST
 FLOW_FINEST_SCALE = 1
