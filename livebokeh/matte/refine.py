@@ -137,8 +137,8 @@ def _reach(matte: np.ndarray, region: Box, width: int, height: int) -> tuple[int
     Its non-zero pixels, grown by the upsampling's two box filters and bilinear step
     (``2 * UPSAMPLE_RADIUS + 1`` grid pixels), within the region and the frame: elsewhere the
     matte is 0, and the frame-size passes skip it. A box takes the model's aspect (square for
-    one person) at 1.15x its people, so
-    most of it can be empty (DAVIS hike at 720p: box 31 % of the frame, non-zero matte 10 %).
+    one person) at 1.15x its people, so much of it can be empty (DAVIS hike at 720p: box
+    31 % of the frame, non-zero matte 10 %).
     """
     x, y, w, h = cv2.boundingRect(cv2.compare(matte, 0.0, cv2.CMP_GT))
     if w == 0:
