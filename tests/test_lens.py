@@ -193,3 +193,22 @@ def test_synthetic_scene_is_a_usable_rgbd_frame(scene):
     again = make_scene(WIDTH, HEIGHT, seed=3)
     assert all(np.array_equal(a, b) for a, b in zip(again, (rgb, inv_depth, matte), strict=True))
     assert not np.array_equal(make_scene(WIDTH, HEIGHT, seed=4)[0], rgb)
+
+
+@pytest.mark.parametrize("nearer_first", [False, True])
+def test_a_slice_blurred_over_its_reach_equals_the_whole_level_blur(nearer_first):
+    from livebokeh.render import lens
+
+    rng = np.random.default_rng(11)
+    h, w = 90, 140
+    before = rng.random((h, w, 4)).astype(np.float32) * 0.5
+    weighted = np.zeros((h, w, 4), np.float32)
+    weighted[30:50, 60:75] = rng.random((20, 15, 4)).astype(np.float32) * 0.5  # one depth band
+    kernel = lens.scatter_kernel(4.0, blades=6, rotation_deg=10.0)
+    expected = lens._stack(before.copy(), cv2.filter2D(
+        weighted, -1, kernel, borderType=cv2.BORDER_CONSTANT), nearer_first)
+    accumulated = before.copy()
+    lens._add_slice(accumulated, weighted, kernel, nearer_first)
+    assert np.abs(expected - accumulated).max() < 1e-6
+    spread = (np.abs(expected - before).max(axis=2) > 1e-6).sum()
+    assert spread > 20 * 15 + 2 * 4 * (20 + 15)  # the blur reached past the band's edges

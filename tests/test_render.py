@@ -112,3 +112,26 @@ def test_composite_matches_a_full_frame_blend_exactly():
     inplace = rgb.copy()
     render.composite(inplace, matte, low, inplace)
     assert np.array_equal(inplace, out)
+
+
+@pytest.mark.parametrize("dtype, full", [(np.float32, 1.0), (np.uint8, 255)])
+def test_edge_tiles_cover_exactly_the_tiles_with_fractional_weight(dtype, full):
+    rng = np.random.default_rng(5)
+    height, width, tile = 203, 331, render.COMPOSITE_TILE  # partial tiles on both sides
+    weight = np.where(rng.random((height, width)) < 0.5, 0, full).astype(dtype)
+    smallest = np.nextafter(np.float32(0), np.float32(1)) if dtype == np.float32 else 1
+    largest = np.nextafter(np.float32(1), np.float32(0)) if dtype == np.float32 else 254
+    for value in (smallest, largest, full / 2):  # scattered fractional pixels, the extremes too
+        ys, xs = rng.integers(0, height, 6), rng.integers(0, width, 6)
+        weight[ys, xs] = value
+    solid = cv2.compare(weight, full, cv2.CMP_GE)
+    runs = render.edge_tiles(weight, solid, {})
+    flagged = np.zeros((-(-height // tile), -(-width // tile)), bool)
+    for rows, cols in runs:
+        flagged[rows.start // tile, cols.start // tile:cols.stop // tile] = True
+    fractional = (weight > 0) & (weight < full)
+    expected = np.zeros_like(flagged)
+    for y, x in zip(*np.nonzero(fractional), strict=True):
+        expected[y // tile, x // tile] = True
+    assert expected.sum() >= 10
+    assert np.array_equal(flagged, expected)

@@ -211,8 +211,9 @@ def composite(rgb: np.ndarray, matte: np.ndarray, background_low: np.ndarray,
         grain.apply(out)
     if work.get("solid") is None or work["solid"].shape != (h, w):
         work["solid"] = np.empty((h, w), np.uint8)
-    cv2.copyTo(rgb, cv2.compare(matte, 1.0, cv2.CMP_GE, dst=work["solid"]), out)
-    blend_runs(rgb, out, matte, edge_tiles(matte, work),
+    solid = cv2.compare(matte, 1.0, cv2.CMP_GE, dst=work["solid"])
+    cv2.copyTo(rgb, solid, out)
+    blend_runs(rgb, out, matte, edge_tiles(matte, solid, work),
                lambda sharp, blurred, m: cv2.blendLinear(sharp, blurred, m, cv2.subtract(1.0, m)))
     return out
 
@@ -239,24 +240,24 @@ def blend_runs(sharp: np.ndarray, out: np.ndarray, weight: np.ndarray, runs, ble
             x += run
 
 
-FRACTION = (float(np.nextafter(np.float32(0), np.float32(1))),
-            float(np.nextafter(np.float32(1), np.float32(0))))  # float32 range 0 < m < 1
+def edge_tiles(weight: np.ndarray, solid: np.ndarray, work: dict[str, np.ndarray]):
+    """(row slice, column slice) of runs of ``COMPOSITE_TILE`` tiles with a fractional weight.
 
-
-def edge_tiles(matte: np.ndarray, work: dict[str, np.ndarray], between=FRACTION):
-    """(row slice, column slice) of runs of ``COMPOSITE_TILE`` tiles with 0 < matte < 1.
-
-    ``between``: the values that count as fractional, inclusive (float32 0 < m < 1 by
-    default; ``(1, 254)`` for a uint8 weight). They are marked in one pass
-    (``cv2.inRange``, uint8) into a zero-padded buffer whose sides are multiples of the
-    tile, then reduced to one flag per tile by maxima over the tile's rows and columns.
+    ``weight``: the blend weight (float32 0..1 or uint8 0..255); ``solid``: uint8, 255 where
+    it is full (1 or 255), 0 elsewhere. A pixel is fractional where ``weight > 0`` and not
+    solid: one comparison and a saturating subtraction (uint8) into a zero-padded buffer
+    whose sides are multiples of the tile, then reduced to one flag per tile by maxima over
+    the tile's rows and columns. ``cv2.inRange`` on a float32 matte, which this replaced,
+    has no vector path: 0.34 against 0.07 ms at 720p, 0.9 against 0.18 at 1080p.
     """
-    h, w = matte.shape
+    h, w = weight.shape
     tile = COMPOSITE_TILE
     gh, gw = -(-h // tile), -(-w // tile)
     if work.get("edge") is None or work["edge"].shape != (gh * tile, gw * tile):
         work["edge"] = np.zeros((gh * tile, gw * tile), np.uint8)
-    cv2.inRange(matte, *between, dst=work["edge"][:h, :w])
+    fractional = work["edge"][:h, :w]
+    cv2.compare(weight, 0, cv2.CMP_GT, dst=fractional)
+    cv2.subtract(fractional, solid, dst=fractional)
     rows = work["edge"].reshape(gh, tile, gw * tile).max(axis=1)
     flags = np.zeros((gh, gw + 2), np.int8)
     flags[:, 1:-1] = rows.reshape(gh, gw, tile).max(axis=2) > 0

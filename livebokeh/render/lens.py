@@ -329,6 +329,27 @@ def _stack(accumulated: np.ndarray, blurred: np.ndarray, nearer_first: bool) -> 
     return cv2.add(back, front, dst=back)
 
 
+def _add_slice(accumulated: np.ndarray, weighted: np.ndarray, kernel: np.ndarray,
+               nearer_first: bool) -> None:
+    """Blur a slice (premultiplied, hxwx4) with ``kernel`` and stack it onto ``accumulated``.
+
+    Only over the slice's reach: its covered pixels' bounding box grown by the kernel's
+    radius. Outside it the blurred slice is zero, which leaves ``accumulated`` as it is, so
+    the result is the whole-level blur and stack's (to float rounding: 1e-8 of the value
+    on a few pixels; the bench's rendered frames are identical). A slice holds one band of
+    depths, and its box is a fraction of the level: on the bench's 1080p frames 37-77 %, some
+    slices empty, which took the two fields from 5.0-5.7 to 4.3-4.7 ms at strengths 30-80.
+    """
+    reach = _reach(cv2.extractChannel(weighted, 3), kernel.shape[0] // 2)
+    if reach is None:
+        return
+    blurred = cv2.filter2D(weighted[reach], -1, kernel, borderType=cv2.BORDER_CONSTANT)
+    if nearer_first:
+        accumulated[reach] = _stack(accumulated[reach], blurred, nearer_first)
+    else:
+        _stack(accumulated[reach], blurred, nearer_first)  # in place, into the view
+
+
 def render_field(linear: np.ndarray, membership: np.ndarray, radius: np.ndarray,
                  radii: list[float], base: int, blades: int, rotation_deg: float,
                  nearer_first: bool) -> np.ndarray:
@@ -364,9 +385,10 @@ def render_field(linear: np.ndarray, membership: np.ndarray, radius: np.ndarray,
         for k in slices:  # largest radius first
             weighted = cv2.multiply(colour, _spread(tent_weight(position, k), 4))
             kernel = scatter_kernel(radii[k] / (1 << level), blades, rotation_deg)
-            blurred = cv2.filter2D(weighted, -1, kernel, borderType=cv2.BORDER_CONSTANT)
-            accumulated = blurred if accumulated is None else _stack(accumulated, blurred,
-                                                                        nearer_first)
+            if accumulated is None:  # the first slice: the whole level
+                accumulated = cv2.filter2D(weighted, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+            else:
+                _add_slice(accumulated, weighted, kernel, nearer_first)
     field = np.zeros(membership.shape + (4,), np.float32)
     field[region] = accumulated[:field[region].shape[0], :field[region].shape[1]]
     return field
@@ -460,8 +482,9 @@ def _blend_over(sharp: np.ndarray, weight: np.ndarray, out: np.ndarray,
     """
     if work.get("solid") is None or work["solid"].shape != weight.shape:
         work["solid"] = np.empty(weight.shape, np.uint8)
-    cv2.copyTo(sharp, cv2.compare(weight, 255, cv2.CMP_EQ, dst=work["solid"]), out)
-    blend_runs(sharp, out, weight, edge_tiles(weight, work, (1, 254)),
+    solid = cv2.compare(weight, 255, cv2.CMP_EQ, dst=work["solid"])
+    cv2.copyTo(sharp, solid, out)
+    blend_runs(sharp, out, weight, edge_tiles(weight, solid, work),
                lambda part, blurred, w: _blend(part, blurred, w, blurred, {}))
     return out
 
