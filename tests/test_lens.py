@@ -202,13 +202,18 @@ def test_a_slice_blurred_over_its_reach_equals_the_whole_level_blur(nearer_first
     rng = np.random.default_rng(11)
     h, w = 90, 140
     before = rng.random((h, w, 4)).astype(np.float32) * 0.5
-    weighted = np.zeros((h, w, 4), np.float32)
-    weighted[30:50, 60:75] = rng.random((20, 15, 4)).astype(np.float32) * 0.5  # one depth band
+    colour = rng.random((h, w, 4)).astype(np.float32)
+    colour[:, :20] = 0.0  # uncovered: no colour, whatever the share says
+    share = np.zeros((h, w), np.float32)
+    share[30:50, 60:75] = rng.random((20, 15)).astype(np.float32)  # one band of depths
+    share[:, :20] = 1.0
+    covered = cv2.compare(colour[..., 3], 0.0, cv2.CMP_GT)
     kernel = lens.scatter_kernel(4.0, blades=6, rotation_deg=10.0)
+    weighted = cv2.multiply(colour, cv2.merge([share] * 4))
     expected = lens._stack(before.copy(), cv2.filter2D(
         weighted, -1, kernel, borderType=cv2.BORDER_CONSTANT), nearer_first)
     accumulated = before.copy()
-    lens._add_slice(accumulated, weighted, kernel, nearer_first)
+    lens._add_slice(accumulated, colour, share, covered, kernel, nearer_first)
     assert np.abs(expected - accumulated).max() < 1e-6
     spread = (np.abs(expected - before).max(axis=2) > 1e-6).sum()
     assert spread > 20 * 15 + 2 * 4 * (20 + 15)  # the blur reached past the band's edges
