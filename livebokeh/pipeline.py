@@ -236,10 +236,11 @@ class BokehProcessor:
             np.copyto(out, self._given[1])
         else:
             person = perception.person
-            confidence = None
+            confidence = carry = None
             if self.smoother is not None:
                 confidence = self.smoother.update(person)
-            self.refiner.refine(rgb, person, confidence, out=out)
+                carry = self.smoother.carry if person.carried else None
+            self.refiner.refine(rgb, person, confidence, out=out, carry=carry)
         if self.settings.refine_mask is not None:
             apply_refine_mask(out, self.settings.refine_mask)
         return out

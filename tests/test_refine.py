@@ -27,3 +27,27 @@ def test_refine_equals_the_upsampling_over_the_whole_region(monkeypatch):
     whole = refine.MatteRefiner().refine(rgb, person)
     np.testing.assert_allclose(fast, whole, atol=1e-6)
     assert 0 < np.count_nonzero(fast) < 0.1 * fast.size  # the blob, grown by the filters
+
+
+def test_carried_coefficients_stand_in_for_the_colour_filter(monkeypatch):
+    """Given ``carry``, the last frame's coefficients are moved (here: kept where they are)
+    and applied to this frame's colours instead of being computed again."""
+    rng = np.random.default_rng(4)
+    rgb = cv2.GaussianBlur(rng.integers(0, 256, (720, 1280, 3), np.uint8), (0, 0), 2.0)
+    person = small_subject(rgb)
+    computed = []
+    original = refine.color_guided_coefficients
+    monkeypatch.setattr(refine, "color_guided_coefficients",
+                        lambda *args: computed.append(1) or original(*args))
+    refiner = refine.MatteRefiner()
+    first = refiner.refine(rgb, person).copy()
+    assert refiner.refine(rgb, person, carry=lambda grid: None).tolist() == first.tolist()
+    assert len(computed) == 2  # nothing to carry: computed
+    moved = []
+    again = refiner.refine(rgb, person, carry=lambda grid: moved.append(grid) or grid.copy())
+    assert len(computed) == 2 and len(moved) == 1 and moved[0].shape == (256, 256, 4)
+    np.testing.assert_array_equal(again, first)  # same frame, coefficients kept: same matte
+    brighter = cv2.add(rgb, 40)
+    shifted = PersonMask(person.confidence, cv2.add(person.seen, 40), person.region, "selfie")
+    carried = refiner.refine(brighter, shifted, carry=lambda grid: grid.copy())
+    assert not np.array_equal(carried, first)  # applied to this frame's colours

@@ -139,3 +139,31 @@ def test_predict_carries_the_state_along_the_motion_and_refuses_what_it_cannot_e
     newcomer = shifted.copy()
     newcomer[100:160, 175:215] = (255, 0, 255)  # an object over the disc's right edge
     assert smoother.predict(newcomer, region) is None
+
+
+def test_carry_moves_a_grid_along_the_last_updates_motion():
+    """What the refiner carries (its coefficients) moves as the state did: shifted with the
+    content by (3, 2) px; nothing to carry before a second update or after a reset."""
+    from livebokeh.matte.temporal import MatteSmoother
+    from livebokeh.perception.regions import Box
+    from livebokeh.perception.subject import PersonMask
+
+    size, region = 256, Box(0.0, 0.0, 256.0, 256.0)
+    scene = _textured(size + 16, 5)
+    first = np.ascontiguousarray(scene[8:8 + size, 8:8 + size])
+    shifted = np.ascontiguousarray(scene[6:6 + size, 5:5 + size])  # content moves (+3, +2)
+    grid = cv2.merge([c.astype(np.float32) for c in cv2.split(_textured(size, 6))] +
+                     [np.ones((size, size), np.float32)])
+    smoother = MatteSmoother()
+    confidence = np.full((size, size), 0.5, np.float32)
+    smoother.update(PersonMask(confidence, first, region))
+    assert smoother.carry(grid) is None  # a first frame: no motion yet
+    smoother.update(PersonMask(confidence, shifted, region))
+    carried = smoother.carry(grid)
+    inner = (slice(20, -20), slice(20, -20))
+    expected = np.zeros_like(grid)
+    expected[2:, 3:] = grid[:-2, :-3]
+    assert np.abs(carried - expected)[inner].mean() < 0.1 * np.abs(grid - expected)[inner].mean()
+    assert smoother.carry(grid[:128, :128]) is None  # another grid: not this motion's
+    smoother.reset()
+    assert smoother.carry(grid) is None

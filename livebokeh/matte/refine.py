@@ -15,6 +15,7 @@ Temporal smoothing (video) happens before refinement, in ``matte.temporal``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -159,6 +160,7 @@ class MatteRefiner:
     def __init__(self, profile: RefineProfile = VIDEO):
         self.profile = profile
         self._full: dict[str, np.ndarray] = {}
+        self._planes: np.ndarray | None = None  # the last frame's colour filter coefficients
 
     def _buffers(self, height: int, width: int) -> dict[str, np.ndarray]:
         if not self._full or self._full["luma8"].shape != (height, width):
@@ -169,16 +171,19 @@ class MatteRefiner:
         return self._full
 
     def refine(self, rgb: np.ndarray, person: PersonMask, confidence: np.ndarray | None = None,
-               out: np.ndarray | None = None) -> np.ndarray:
+               out: np.ndarray | None = None,
+               carry: Callable[[np.ndarray], np.ndarray | None] | None = None) -> np.ndarray:
         """Matte (HxW float32 0..1) of an RGB uint8 frame from ``person``.
 
         ``confidence`` replaces ``person.confidence`` (e.g. after temporal smoothing).
+        ``carry`` (video, ``MatteSmoother.carry``): moves the last frame's grid onto this
+        one; given, the colour filter's coefficients are carried instead of computed.
         """
         height, width = rgb.shape[:2]
         out = np.empty((height, width), np.float32) if out is None else out
         confidence = person.confidence if confidence is None else confidence
         guide, confidence = self._guide(rgb, person, confidence)
-        matte = self._edge_snapped(guide, confidence, person.model)
+        matte = self._edge_snapped(guide, confidence, person.model, carry)
         self._upsample(rgb, guide, matte, person.region, out)
         return out
 
@@ -191,19 +196,38 @@ class MatteRefiner:
         guide = crop(rgb, person.region, size)
         return guide, cv2.resize(confidence, size, interpolation=cv2.INTER_LINEAR)
 
-    def _edge_snapped(self, guide: np.ndarray, confidence: np.ndarray, model: str):
-        """Calibrated matte on the grid, following the guide's colour edges."""
+    def _edge_snapped(self, guide: np.ndarray, confidence: np.ndarray, model: str,
+                      carry: Callable[[np.ndarray], np.ndarray | None] | None = None):
+        """Calibrated matte on the grid, following the guide's colour edges.
+
+        The filter's coefficients (``a`` per colour, ``b``) are smooth and move with the
+        image, so where ``carry`` is given (a frame whose crop did not change, or whose motion
+        the smoother found to explain the image around the edge) the last frame's are carried
+        along that motion and applied to this frame's colours: 0.1 ms against 0.7-1.2 for
+        computing them.
+        """
         image = guide.astype(np.float32) * np.float32(1.0 / 255.0)
-        step = self.profile.subsample
-        radius = max(1, round(self.profile.radius_fraction * max(guide.shape[:2]) / step))
-        height, width = image.shape[:2]
-        coarse = (max(1, width // step), max(1, height // step))
-        (ar, ag, ab), matte = color_guided_coefficients(
-            _resized(image, coarse), _resized(confidence, coarse), radius, self.profile.eps)
-        matte = _resized(matte, (width, height))
+        planes = None
+        if carry is not None and self._planes is not None:
+            planes = carry(self._planes)
+        if planes is None:
+            planes = self._coefficients(image, confidence)
+        self._planes = planes
+        ar, ag, ab, matte = cv2.split(planes)
         for k, a in enumerate((ar, ag, ab)):
-            matte += _resized(a, (width, height)) * image[..., k]
+            matte += a * image[..., k]
         return _clip01(_calibrated(matte, *self.profile.calibration[model]))
+
+    def _coefficients(self, image: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+        """The colour filter's ``(a_r, a_g, a_b, b)`` at the guide's grid (float32 HxWx4),
+        computed on a grid ``subsample`` times coarser and resized up."""
+        step = self.profile.subsample
+        height, width = image.shape[:2]
+        radius = max(1, round(self.profile.radius_fraction * max(height, width) / step))
+        coarse = (max(1, width // step), max(1, height // step))
+        (ar, ag, ab), b = color_guided_coefficients(
+            _resized(image, coarse), _resized(confidence, coarse), radius, self.profile.eps)
+        return cv2.merge([_resized(plane, (width, height)) for plane in (ar, ag, ab, b)])
 
     def _upsample(self, rgb: np.ndarray, guide: np.ndarray, matte: np.ndarray, region: Box,
                   out: np.ndarray) -> None:

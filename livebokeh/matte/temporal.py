@@ -70,14 +70,15 @@ class MatteSmoother:
         self._seen_luma: np.ndarray | None = None
         self._region: Box | None = None
         self._grid: tuple[np.ndarray, np.ndarray] | None = None
-        self._motion: tuple[np.ndarray, Box, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._motion: tuple | None = None  # (seen, region, luma, warped, residual, maps)
+        self._maps: tuple[np.ndarray, np.ndarray] | None = None  # the last update's warp
         # a live loop whose blur is switched on between perceiving a frame and finishing it
         # updates on the finishing thread while the next frame's prediction runs ahead
         self._lock = threading.Lock()
 
     def reset(self) -> None:
         with self._lock:
-            self._state = self._seen_luma = self._region = self._motion = None
+            self._state = self._seen_luma = self._region = self._motion = self._maps = None
 
     def predict(self, seen: np.ndarray, region: Box) -> np.ndarray | None:
         """The last state carried to this frame (the crop ``seen`` over ``region``) along the
@@ -86,7 +87,7 @@ class MatteSmoother:
         with self._lock:
             if self._state is None or self._state.shape != seen.shape[:2]:
                 return None
-            _, warped, residual = self._carried(seen, region)
+            _, warped, residual, _ = self._carried(seen, region)
         band = cv2.inRange(warped, *PREDICT_BAND)
         band = cv2.dilate(band, _BAND_KERNEL)
         unexplained = cv2.bitwise_and(band, cv2.compare(residual, PREDICT_RESIDUAL,
@@ -101,8 +102,10 @@ class MatteSmoother:
             if self._state is None or self._state.shape != person.confidence.shape:
                 state = person.confidence.copy()
                 seen_luma = cv2.cvtColor(person.seen, cv2.COLOR_RGB2GRAY)
+                self._maps = None
             else:
-                seen_luma, warped, residual = self._carried(person.seen, person.region)
+                seen_luma, warped, residual, self._maps = self._carried(person.seen,
+                                                                        person.region)
                 weight = residual  # the cached residual is not used again
                 cv2.multiply(weight, self.error_gain, dst=weight)
                 cv2.add(weight, self.min_weight, dst=weight)
@@ -120,10 +123,20 @@ class MatteSmoother:
             seen_luma = cv2.cvtColor(seen, cv2.COLOR_RGB2GRAY)
             motion = self._motion = (seen, region, seen_luma,
                                      *self._warp_state(region, seen_luma))
-        return motion[2], motion[3], motion[4]
+        return motion[2:]
+
+    def carry(self, grid: np.ndarray) -> np.ndarray | None:
+        """``grid`` (float32, 1-4 channels, over the region before the last ``update``) moved
+        along that update's motion onto its region, as the state was; None after a restart."""
+        with self._lock:
+            maps = self._maps
+        if maps is None or maps[0].shape != grid.shape[:2]:
+            return None
+        return cv2.remap(grid, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     def _warp_state(self, region: Box, seen_luma: np.ndarray):
-        """The last state moved onto this frame's grid, and the warp's luma residual (0..1)."""
+        """The last state moved onto this frame's grid, the warp's luma residual (0..1) and
+        the warp's maps (``cv2.remap``'s, from this grid into the last)."""
         size = seen_luma.shape[1], seen_luma.shape[0]
         # this grid → frame → the last grid: an affine (the region moved with the subject)
         to_frame = np.linalg.inv(_homogeneous(region.to_grid(size)))
@@ -146,7 +159,7 @@ class MatteSmoother:
         outside = (map_x < -0.5) | (map_x > size[0] - 0.5) | (map_y < -0.5) | \
             (map_y > size[1] - 0.5)
         residual[outside] = 1.0  # nothing known from the last frame there
-        return warped, residual
+        return warped, residual, (map_x, map_y)
 
     def _base_grid(self, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         if self._grid is None or self._grid[0].shape != (size[1], size[0]):

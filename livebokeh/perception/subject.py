@@ -73,12 +73,15 @@ class PersonMask:
     saw (same size: the guide for refinement), ``region`` the frame rectangle in pixels that
     both cover (it may reach past the frame's edges), ``model`` the selfie model's registry
     name (each has its own confidence calibration). Arrays are owned: safe across threads.
+    ``carried``: the confidence is the last model pass's, not this frame's: kept where the
+    crop did not change, or carried along the image's motion by the ``predictor``.
     """
 
     confidence: np.ndarray
     seen: np.ndarray
     region: Box
     model: str = CROP_MODEL
+    carried: bool = False
 
 
 def _blobs(mask: np.ndarray, min_area: float) -> tuple[np.ndarray, np.ndarray]:
@@ -235,10 +238,10 @@ class SubjectFinder:
         seen = crop(rgb, box, size)
         if self._unchanged(box, seen):  # the box sees what it saw: the last answer stands
             self._skipped += 1
-            return PersonMask(self._last.confidence.copy(), seen, box, model)
+            return PersonMask(self._last.confidence.copy(), seen, box, model, carried=True)
         predicted = self._predicted_confidence(seen, box)
         if predicted is not None:
-            return PersonMask(predicted, seen, box, model)
+            return PersonMask(predicted, seen, box, model, carried=True)
         confidence = self.segmenter.segment_small(seen, model, timestamp_ms)
         self.passes += 1
         scale = (box.width / size[0]) * (box.height / size[1])  # frame px per model px
