@@ -51,3 +51,14 @@ def test_carried_coefficients_stand_in_for_the_colour_filter(monkeypatch):
     shifted = PersonMask(person.confidence, cv2.add(person.seen, 40), person.region, "selfie")
     carried = refiner.refine(brighter, shifted, carry=lambda grid: grid.copy())
     assert not np.array_equal(carried, first)  # applied to this frame's colours
+
+
+def test_refine_overwrites_every_pixel_of_a_reused_buffer():
+    """The frame-size matte buffer is reused from frame to frame: everything outside what
+    the grid matte reaches is zeroed, whatever the buffer held."""
+    rng = np.random.default_rng(5)
+    rgb = cv2.GaussianBlur(rng.integers(0, 256, (720, 1280, 3), np.uint8), (0, 0), 2.0)
+    person = small_subject(rgb)
+    fresh = refine.MatteRefiner().refine(rgb, person, out=np.zeros((720, 1280), np.float32))
+    reused = refine.MatteRefiner().refine(rgb, person, out=np.full((720, 1280), 7, np.float32))
+    np.testing.assert_array_equal(reused, fresh)

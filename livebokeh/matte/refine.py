@@ -151,6 +151,14 @@ def _reach(matte: np.ndarray, region: Box, width: int, height: int) -> tuple[int
     return max(x0, rx0), max(y0, ry0), min(x1, rx1), min(y1, ry1)
 
 
+def _zero_around(out: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> None:
+    """Zero ``out`` outside the rectangle, which the caller then fills (one pass in all)."""
+    out[:y0] = 0.0
+    out[y1:] = 0.0
+    out[y0:y1, :x0] = 0.0
+    out[y0:y1, x1:] = 0.0
+
+
 class MatteRefiner:
     """Frame-size matte from a ``PersonMask``: colour guided filter, then guided upsampling.
 
@@ -234,9 +242,10 @@ class MatteRefiner:
         """Carry the grid matte to frame size along the full-resolution luma (0 outside)."""
         height, width = rgb.shape[:2]
         x0, y0, x1, y1 = _reach(matte, region, width, height)
-        out.fill(0.0)
         if x1 <= x0 or y1 <= y0:
+            out.fill(0.0)
             return
+        _zero_around(out, x0, y0, x1, y1)
         luma = cv2.cvtColor(guide, cv2.COLOR_RGB2GRAY).astype(np.float32) * np.float32(1 / 255)
         a, b = grey_guided_coefficients(luma, matte, UPSAMPLE_RADIUS, UPSAMPLE_EPS)
         a *= np.float32(1 / 255)  # applied to 8-bit luma below
