@@ -62,3 +62,36 @@ def test_refine_overwrites_every_pixel_of_a_reused_buffer():
     fresh = refine.MatteRefiner().refine(rgb, person, out=np.zeros((720, 1280), np.float32))
     reused = refine.MatteRefiner().refine(rgb, person, out=np.full((720, 1280), 7, np.float32))
     np.testing.assert_array_equal(reused, fresh)
+
+
+def _refined_with_bands(monkeypatch, rgb, person):
+    """The refined matte, and the last row (exclusive) of its upsampling's first band."""
+    bands, columns = [], refine._band_columns
+    with monkeypatch.context() as patched:
+        patched.setattr(refine, "_band_columns", lambda nonzero, to_grid, top, bottom, *rest:
+                        bands.append(bottom) or columns(nonzero, to_grid, top, bottom, *rest))
+        return refine.MatteRefiner().refine(rgb, person), bands[0]
+
+
+def test_bands_reach_the_rows_a_blob_below_them_spreads_into(monkeypatch):
+    """Two blobs in different columns, the lower one starting just under the first band of
+    the upsampling: the band must still cover the rows its blur reaches above it."""
+    rng = np.random.default_rng(6)
+    rgb = cv2.GaussianBlur(rng.integers(0, 256, (720, 1280, 3), np.uint8), (0, 0), 2.0)
+    box = Box(0.0, -280.0, 1280.0, 1000.0)  # 5 frame px per grid px
+    seen = crop(rgb, box, (256, 256))
+    spread_into_band = False
+    for row in range(116, 132):  # the lower blob's centre, grid rows
+        confidence = np.zeros((256, 256), np.float32)
+        cv2.circle(confidence, (40, 70), 8, 1.0, -1)
+        cv2.circle(confidence, (180, row), 14, 1.0, -1)
+        person = PersonMask(confidence, seen, box, "selfie")
+        with monkeypatch.context() as patched:
+            patched.setattr(refine, "_reach", lambda matte, region, width, height:
+                            region.clipped(width, height))
+            whole = refine.MatteRefiner().refine(rgb, person)
+        banded, first = _refined_with_bands(monkeypatch, rgb, person)
+        np.testing.assert_allclose(banded, whole, atol=1e-6)
+        spread_into_band |= bool(banded[first - 3:first, 800:1000].any()) and \
+            not banded[first - 40:first - 20, 800:1000].any()
+    assert spread_into_band  # some position put the lower blob's top edge in that zone
