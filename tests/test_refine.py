@@ -29,28 +29,30 @@ def test_refine_equals_the_upsampling_over_the_whole_region(monkeypatch):
     assert 0 < np.count_nonzero(fast) < 0.1 * fast.size  # the blob, grown by the filters
 
 
-def test_carried_coefficients_stand_in_for_the_colour_filter(monkeypatch):
-    """Given ``carry``, the last frame's coefficients are moved (here: kept where they are)
-    and applied to this frame's colours instead of being computed again."""
+def test_a_carried_grid_stands_in_for_both_grid_filters(monkeypatch):
+    """Given ``carry``, the last frame's upsampling grid (the grey filter's coefficients and
+    the grid matte) is moved (here: kept where it is) and applied to this frame's luma,
+    instead of the colour and grey filters being run again."""
     rng = np.random.default_rng(4)
     rgb = cv2.GaussianBlur(rng.integers(0, 256, (720, 1280, 3), np.uint8), (0, 0), 2.0)
     person = small_subject(rgb)
     computed = []
-    original = refine.color_guided_coefficients
-    monkeypatch.setattr(refine, "color_guided_coefficients",
-                        lambda *args: computed.append(1) or original(*args))
+    for name in ("color_guided_coefficients", "grey_guided_coefficients"):
+        original = getattr(refine, name)
+        monkeypatch.setattr(refine, name, lambda *args, run=original, name=name:
+                            computed.append(name) or run(*args))
     refiner = refine.MatteRefiner()
     first = refiner.refine(rgb, person).copy()
     assert refiner.refine(rgb, person, carry=lambda grid: None).tolist() == first.tolist()
-    assert len(computed) == 2  # nothing to carry: computed
+    assert len(computed) == 4  # nothing to carry: both filters ran again
     moved = []
     again = refiner.refine(rgb, person, carry=lambda grid: moved.append(grid) or grid.copy())
-    assert len(computed) == 2 and len(moved) == 1 and moved[0].shape == (256, 256, 4)
-    np.testing.assert_array_equal(again, first)  # same frame, coefficients kept: same matte
+    assert len(computed) == 4 and len(moved) == 1 and moved[0].shape == (256, 256, 3)
+    np.testing.assert_array_equal(again, first)  # same frame, grid kept: same matte
     brighter = cv2.add(rgb, 40)
-    shifted = PersonMask(person.confidence, cv2.add(person.seen, 40), person.region, "selfie")
-    carried = refiner.refine(brighter, shifted, carry=lambda grid: grid.copy())
-    assert not np.array_equal(carried, first)  # applied to this frame's colours
+    carried = refiner.refine(brighter, person, carry=lambda grid: grid.copy())
+    assert not np.array_equal(carried, first)  # applied to this frame's luma
+    assert len(computed) == 4
 
 
 def test_refine_overwrites_every_pixel_of_a_reused_buffer():

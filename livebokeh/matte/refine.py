@@ -185,7 +185,7 @@ class MatteRefiner:
     def __init__(self, profile: RefineProfile = VIDEO):
         self.profile = profile
         self._band: dict[str, np.ndarray] = {}
-        self._planes: np.ndarray | None = None  # the last frame's colour filter coefficients
+        self._grid: np.ndarray | None = None  # the last frame's ``_upsampling_grid``
 
     def _buffers(self, width: int) -> dict[str, np.ndarray]:
         """One band's scratch: the scaled coefficient and the luma (with its blur's margin)."""
@@ -200,15 +200,23 @@ class MatteRefiner:
         """Matte (HxW float32 0..1) of an RGB uint8 frame from ``person``.
 
         ``confidence`` replaces ``person.confidence`` (e.g. after temporal smoothing).
-        ``carry`` (video, ``MatteSmoother.carry``): moves the last frame's grid onto this
-        one; given, the colour filter's coefficients are carried instead of computed.
+        ``carry`` (video, ``MatteSmoother.carry``: it moves the last frame's grid onto this
+        one along the image's motion): given, the grid that the upsampling reads (its
+        coefficients and the grid matte, ``_upsampling_grid``) is the last frame's, carried,
+        instead of both grid filters run again. Those coefficients are smooth and move with
+        the image, and they are applied to this frame's own full-resolution luma, so the edge
+        still follows this frame.
         """
         height, width = rgb.shape[:2]
         out = np.empty((height, width), np.float32) if out is None else out
         confidence = person.confidence if confidence is None else confidence
-        guide, confidence = self._guide(rgb, person, confidence)
-        matte = self._edge_snapped(guide, confidence, person.model, carry)
-        self._upsample(rgb, guide, matte, person.region, out)
+        grid = carry(self._grid) if carry is not None and self._grid is not None else None
+        if grid is None:
+            guide, confidence = self._guide(rgb, person, confidence)
+            grid = self._upsampling_grid(guide, self._edge_snapped(guide, confidence,
+                                                                   person.model))
+        self._grid = grid
+        self._upsample(rgb, grid, person.region, out)
         return out
 
     def _guide(self, rgb: np.ndarray, person: PersonMask, confidence: np.ndarray):
@@ -220,57 +228,45 @@ class MatteRefiner:
         guide = crop(rgb, person.region, size)
         return guide, cv2.resize(confidence, size, interpolation=cv2.INTER_LINEAR)
 
-    def _edge_snapped(self, guide: np.ndarray, confidence: np.ndarray, model: str,
-                      carry: Callable[[np.ndarray], np.ndarray | None] | None = None):
-        """Calibrated matte on the grid, following the guide's colour edges.
-
-        The filter's coefficients (``a`` per colour, ``b``) are smooth and move with the
-        image, so where ``carry`` is given (a frame whose crop did not change, or whose motion
-        the smoother found to explain the image around the edge) the last frame's are carried
-        along that motion and applied to this frame's colours: 0.1 ms against 0.7-1.2 for
-        computing them.
-        """
+    def _edge_snapped(self, guide: np.ndarray, confidence: np.ndarray, model: str):
+        """Calibrated matte on the grid, following the guide's colour edges."""
         image = guide.astype(np.float32) * np.float32(1.0 / 255.0)
-        planes = None
-        if carry is not None and self._planes is not None:
-            planes = carry(self._planes)
-        if planes is None:
-            planes = self._coefficients(image, confidence)
-        self._planes = planes
-        ar, ag, ab, matte = cv2.split(planes)
+        step = self.profile.subsample
+        radius = max(1, round(self.profile.radius_fraction * max(guide.shape[:2]) / step))
+        height, width = image.shape[:2]
+        coarse = (max(1, width // step), max(1, height // step))
+        (ar, ag, ab), matte = color_guided_coefficients(
+            _resized(image, coarse), _resized(confidence, coarse), radius, self.profile.eps)
+        matte = _resized(matte, (width, height))
         for k, a in enumerate((ar, ag, ab)):
-            matte += a * image[..., k]
+            matte += _resized(a, (width, height)) * image[..., k]
         return _clip01(_calibrated(matte, *self.profile.calibration[model]))
 
-    def _coefficients(self, image: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-        """The colour filter's ``(a_r, a_g, a_b, b)`` at the guide's grid (float32 HxWx4),
-        computed on a grid ``subsample`` times coarser and resized up."""
-        step = self.profile.subsample
-        height, width = image.shape[:2]
-        radius = max(1, round(self.profile.radius_fraction * max(height, width) / step))
-        coarse = (max(1, width // step), max(1, height // step))
-        (ar, ag, ab), b = color_guided_coefficients(
-            _resized(image, coarse), _resized(confidence, coarse), radius, self.profile.eps)
-        return cv2.merge([_resized(plane, (width, height)) for plane in (ar, ag, ab, b)])
+    @staticmethod
+    def _upsampling_grid(guide: np.ndarray, matte: np.ndarray) -> np.ndarray:
+        """What the upsampling reads, on the grid (float32 HxWx3): the grey guided filter's
+        ``a`` (per 8-bit luma level) and ``b`` along the guide's luma, and the grid matte."""
+        luma = cv2.cvtColor(guide, cv2.COLOR_RGB2GRAY).astype(np.float32) * np.float32(1 / 255)
+        a, b = grey_guided_coefficients(luma, matte, UPSAMPLE_RADIUS, UPSAMPLE_EPS)
+        a *= np.float32(1 / 255)  # applied to 8-bit luma
+        return cv2.merge((a, b, matte))
 
-    def _upsample(self, rgb: np.ndarray, guide: np.ndarray, matte: np.ndarray, region: Box,
+    def _upsample(self, rgb: np.ndarray, grid: np.ndarray, region: Box,
                   out: np.ndarray) -> None:
         """Carry the grid matte to frame size along the full-resolution luma (0 outside).
 
-        In bands of ``UPSAMPLE_BAND`` rows, each over the columns that its rows of the grid
-        matte can reach (``_band_columns``): a person's box is wider than their head and
-        neck, and a band's passes stay in the cache.
+        ``grid``: ``_upsampling_grid``'s. In bands of ``UPSAMPLE_BAND`` rows, each over the
+        columns that its rows of the grid matte can reach (``_band_columns``): a person's box
+        is wider than their head and neck, and a band's passes stay in the cache.
         """
         height, width = rgb.shape[:2]
+        a, b, matte = cv2.split(grid)
         x0, y0, x1, y1 = _reach(matte, region, width, height)
         if x1 <= x0 or y1 <= y0:
             out.fill(0.0)
             return
         out[:y0] = 0.0
         out[y1:] = 0.0
-        luma = cv2.cvtColor(guide, cv2.COLOR_RGB2GRAY).astype(np.float32) * np.float32(1 / 255)
-        a, b = grey_guided_coefficients(luma, matte, UPSAMPLE_RADIUS, UPSAMPLE_EPS)
-        a *= np.float32(1 / 255)  # applied to 8-bit luma below
         to_grid = region.to_grid(matte.shape[1::-1])
         nonzero = matte > 0.0
         for top in range(y0, y1, UPSAMPLE_BAND):
