@@ -22,7 +22,7 @@ def test_refine_equals_the_upsampling_over_the_whole_region(monkeypatch):
     rgb = cv2.GaussianBlur(rng.integers(0, 256, (720, 1280, 3), np.uint8), (0, 0), 2.0)
     person = small_subject(rgb)
     fast = refine.MatteRefiner().refine(rgb, person)
-    monkeypatch.setattr(refine, "_reach", lambda matte, region, width, height:
+    monkeypatch.setattr(refine, "_reach", lambda nonzero, region, width, height:
                         region.clipped(width, height))
     whole = refine.MatteRefiner().refine(rgb, person)
     np.testing.assert_allclose(fast, whole, atol=1e-6)
@@ -89,7 +89,7 @@ def test_bands_reach_the_rows_a_blob_below_them_spreads_into(monkeypatch):
         cv2.circle(confidence, (180, row), 14, 1.0, -1)
         person = PersonMask(confidence, seen, box, "selfie")
         with monkeypatch.context() as patched:
-            patched.setattr(refine, "_reach", lambda matte, region, width, height:
+            patched.setattr(refine, "_reach", lambda nonzero, region, width, height:
                             region.clipped(width, height))
             whole = refine.MatteRefiner().refine(rgb, person)
         banded, first = _refined_with_bands(monkeypatch, rgb, person)

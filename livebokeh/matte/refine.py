@@ -136,21 +136,22 @@ def _grid_size(region: Box, long_side: int) -> tuple[int, int]:
     return max(8, round(region.width * scale)), max(8, round(region.height * scale))
 
 
-def _reach(matte: np.ndarray, region: Box, width: int, height: int) -> tuple[int, int, int, int]:
-    """Whole frame pixels ``(x0, y0, x1, y1)`` the grid ``matte`` over ``region`` can reach.
+def _reach(nonzero: np.ndarray, region: Box, width: int,
+           height: int) -> tuple[int, int, int, int]:
+    """Whole frame pixels ``(x0, y0, x1, y1)`` the grid matte over ``region`` can reach.
 
-    Its non-zero pixels, grown by the upsampling's two box filters and bilinear step
-    (``2 * UPSAMPLE_RADIUS + 1`` grid pixels), within the region and the frame: elsewhere the
-    matte is 0, and the frame-size passes skip it. A box takes the model's aspect (square for
-    one person) at 1.15x its people, so much of it can be empty (DAVIS hike at 720p: box
-    31 % of the frame, non-zero matte 10 %).
+    ``nonzero``: the grid matte > 0 (uint8). Its non-zero pixels, grown by the upsampling's
+    two box filters and bilinear step (``2 * UPSAMPLE_RADIUS + 1`` grid pixels), within the
+    region and the frame: elsewhere the matte is 0, and the frame-size passes skip it. A box
+    takes the model's aspect (square for one person) at 1.15x its people, so much of it can
+    be empty (DAVIS hike at 720p: box 31 % of the frame, non-zero matte 10 %).
     """
-    x, y, w, h = cv2.boundingRect(cv2.compare(matte, 0.0, cv2.CMP_GT))
+    x, y, w, h = cv2.boundingRect(nonzero)
     if w == 0:
         return 0, 0, 0, 0
     grow = 2 * UPSAMPLE_RADIUS + 1
     grown = Box(x - grow, y - grow, x + w + grow, y + h + grow)
-    x0, y0, x1, y1 = region.grid_box(grown, matte.shape[1::-1]).clipped(width, height)
+    x0, y0, x1, y1 = region.grid_box(grown, nonzero.shape[1::-1]).clipped(width, height)
     rx0, ry0, rx1, ry1 = region.clipped(width, height)
     return max(x0, rx0), max(y0, ry0), min(x1, rx1), min(y1, ry1)
 
@@ -158,7 +159,7 @@ def _reach(matte: np.ndarray, region: Box, width: int, height: int) -> tuple[int
 def _band_columns(nonzero: np.ndarray, to_grid: np.ndarray, top: int, bottom: int, x0: int,
                   x1: int) -> tuple[int, int]:
     """Frame columns ``[c0, c1)`` within ``[x0, x1)`` where rows ``[top, bottom)`` can get a
-    non-zero matte: ``nonzero`` (the grid matte > 0) grown by the upsampling's reach.
+    non-zero matte: ``nonzero`` (the grid matte > 0, uint8) grown by the upsampling's reach.
 
     A frame pixel at grid position ``g`` reads the grid matte from ``floor(g) - 2`` to
     ``floor(g) + 3`` (two box filters of radius 1, then bilinear); outside that it is exactly
@@ -173,7 +174,7 @@ def _band_columns(nonzero: np.ndarray, to_grid: np.ndarray, top: int, bottom: in
         return x0, x0
     c0 = math.floor((columns[0] - 1 - grow - ox) / sx)
     c1 = math.ceil((columns[-1] + 1 + grow - ox) / sx) + 1
-    return max(x0, c0), min(x1, max(c1, c0))
+    return max(x0, c0), min(x1, c1)
 
 
 class MatteRefiner:
@@ -261,14 +262,14 @@ class MatteRefiner:
         """
         height, width = rgb.shape[:2]
         a, b, matte = cv2.split(grid)
-        x0, y0, x1, y1 = _reach(matte, region, width, height)
+        nonzero = cv2.compare(matte, 0.0, cv2.CMP_GT)
+        x0, y0, x1, y1 = _reach(nonzero, region, width, height)
         if x1 <= x0 or y1 <= y0:
             out.fill(0.0)
             return
         out[:y0] = 0.0
         out[y1:] = 0.0
         to_grid = region.to_grid(matte.shape[1::-1])
-        nonzero = matte > 0.0
         for top in range(y0, y1, UPSAMPLE_BAND):
             bottom = min(top + UPSAMPLE_BAND, y1)
             c0, c1 = _band_columns(nonzero, to_grid, top, bottom, x0, x1)
