@@ -8,7 +8,10 @@ import pytest
 
 from conftest import load_person
 from livebokeh.errors import LivebokehError
+from livebokeh.eval.synthetic import make_scene
+from livebokeh.imgops import shrink_to
 from livebokeh.perception.focus import FaceFinder, focal_depth
+from livebokeh.render.dof import subject_sample
 from livebokeh.settings import FocusSpec, parse_focus
 
 
@@ -107,3 +110,18 @@ def test_face_finder_closes_twice():
     finder = FaceFinder()
     finder.close()
     finder.close()
+
+
+def test_a_bilinear_sample_of_the_matte_finds_the_focal_depth_of_an_area_shrink():
+    """``dof.subject_sample``: the frame-size matte sampled at the depth map's size."""
+    _, _, matte = make_scene(1280, 720, seed=3)
+    size = (320, 192)
+    ys, xs = np.mgrid[0:size[1], 0:size[0]].astype(np.float32)
+    depth = 0.2 + 0.6 * xs / size[0] + 0.1 * ys / size[1]  # every column a different depth
+    auto = parse_focus("auto")
+    exact = focal_depth(depth, shrink_to(matte, size), auto)
+    sampled = subject_sample(matte, size)
+    assert sampled.shape == (size[1], size[0])
+    assert focal_depth(depth, sampled, auto) == pytest.approx(exact, abs=0.005)
+    shifted = np.roll(sampled, size[0] // 8, axis=1)  # the subject sampled 40 columns off
+    assert abs(focal_depth(depth, shifted, auto) - exact) > 0.05

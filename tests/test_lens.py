@@ -155,14 +155,22 @@ def test_subject_stays_sharp_where_no_foreground_reaches(scene):
     assert np.abs(out.astype(int) - rgb).mean() > 5
 
 
-def test_deterministic_and_reuses_work_buffers(scene):
+@pytest.mark.parametrize("coc_scale", [1, 4])  # a frame-size CoC, and a depth model's
+def test_deterministic_and_reuses_work_buffers(scene, coc_scale):
     rgb, inv_depth, matte = scene
-    coc = scene_coc(inv_depth, 100)
+    full = scene_coc(inv_depth, 100)
+    coc = cv2.resize(full, (WIDTH // coc_scale, HEIGHT // coc_scale), interpolation=cv2.INTER_AREA)
     work: dict = {}
     first = lens_blur(rgb, coc, matte, blades=7, rotation_deg=20, work=work)
+    buffers = {name: buffer.ctypes.data for name, buffer in work.items()}
     second = lens_blur(rgb, coc, matte, blades=7, rotation_deg=20, work=work)
     assert np.array_equal(first, second)
-    assert np.array_equal(reference_lens_blur(rgb, coc), reference_lens_blur(rgb, coc))
+    assert np.array_equal(reference_lens_blur(rgb, full), reference_lens_blur(rgb, full))
+    # every frame-size scratch array of a frame is a kept buffer, the same one each frame
+    frame_size = {name for name, buffer in work.items() if buffer.shape[:2] == (HEIGHT, WIDTH)}
+    assert {"codes", "matte8", "solid"} <= frame_size
+    assert ("focus" in frame_size) == (coc_scale > 1)
+    assert {name: buffer.ctypes.data for name, buffer in work.items()} == buffers
 
 
 @pytest.mark.parametrize("change", [
@@ -217,3 +225,18 @@ def test_a_slice_blurred_over_its_reach_equals_the_whole_level_blur(nearer_first
     assert np.abs(expected - accumulated).max() < 1e-6
     spread = (np.abs(expected - before).max(axis=2) > 1e-6).sum()
     assert spread > 20 * 15 + 2 * 4 * (20 + 15)  # the blur reached past the band's edges
+
+
+def test_edge_run_blend_matches_the_full_frame_blend_of_an_in_place_render(scene):
+    """Into a new buffer only the edge tiles are blended (``cv2.blendLinear``, one rounding);
+    in place the whole frame is (``_blend``, two roundings): within one level, and equal
+    wherever the weight is 0 or 255."""
+    rgb, inv_depth, matte = scene
+    coc = scene_coc(inv_depth, 60)
+    out = lens_blur(rgb, coc, matte, blades=6)
+    inplace = rgb.copy()
+    assert lens_blur(inplace, coc, matte, blades=6, out=inplace) is inplace
+    difference = np.abs(out.astype(np.int16) - inplace).max(axis=2)
+    assert difference.max() <= 1
+    assert 0 < np.count_nonzero(difference) < 0.2 * difference.size
+    assert psnr(out, inplace) >= 50.0

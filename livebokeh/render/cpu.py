@@ -21,10 +21,11 @@ class CpuRenderer:
         self.grain = GrainState(video, seed)
         self._work: dict[str, np.ndarray] = {}
         self._lens_work: dict[str, np.ndarray] = {}
+        self._prepare_work: dict[str, np.ndarray] = {}  # ``prepare`` may run on another thread
 
     def prepare(self, rgb, settings):
         """Lens style: the frame in linear light at the blur's level (``lens_source``)."""
-        return lens_source(rgb) if settings.style == "lens" else None
+        return lens_source(rgb, work=self._prepare_work) if settings.style == "lens" else None
 
     def render(self, rgb, matte, settings, coc=None, out=None, prepared=None):
         height, width = rgb.shape[:2]

@@ -122,7 +122,8 @@ def _decode_table16(gain: float) -> tuple[np.ndarray, float]:
     return codes, step
 
 
-def decode_reduced(rgb: np.ndarray, gain: float, levels: int) -> np.ndarray:
+def decode_reduced(rgb: np.ndarray, gain: float, levels: int,
+                   work: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """``halve(decode(rgb, gain), levels)`` with the frame-size pass in uint16, float32 out.
 
     The look-up writes 16-bit fixed point (one step: 1/16384 of linear white at gain 3, a
@@ -131,19 +132,33 @@ def decode_reduced(rgb: np.ndarray, gain: float, levels: int) -> np.ndarray:
     float32 took 4.5 + 6 (shared machine, same run).
     """
     codes, step = _decode_table16(float(gain))
-    reduced = halve(cv2.LUT(rgb, codes), levels)  # 2x steps: OpenCV's fast path for 16-bit
+    reduced = halve(cv2.LUT(rgb, codes, dst=_buffer(work, "codes", rgb.shape, np.uint16)),
+                    levels)  # 2x steps: OpenCV's fast path for 16-bit
     return np.multiply(reduced, np.float32(step), dtype=np.float32)
 
 
-def lens_source(rgb: np.ndarray, highlight_gain: float = HIGHLIGHT_GAIN) -> np.ndarray:
+def lens_source(rgb: np.ndarray, highlight_gain: float = HIGHLIGHT_GAIN,
+                work: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """The frame as the blur reads it: boosted linear light at the base level (float32).
 
     The one frame-size pass of ``lens_blur`` that needs neither the matte nor the CoC (2.8
     of its 17.6 ms at 1080p on one core), so a pipelined caller makes it ahead, on the
-    thread that segments the frame, and hands it to ``lens_blur(..., linear=)``.
+    thread that segments the frame, and hands it to ``lens_blur(..., linear=)``. ``work``
+    keeps its frame-size look-up buffer between calls (one dict per calling thread).
     """
     height, width = rgb.shape[:2]
-    return decode_reduced(rgb, highlight_gain, base_level(width, height))
+    return decode_reduced(rgb, highlight_gain, base_level(width, height), work)
+
+
+def _buffer(work: dict[str, np.ndarray] | None, name: str, shape: tuple[int, ...],
+            dtype) -> np.ndarray | None:
+    """``work[name]``, made (or remade) with ``shape`` and ``dtype``; None without ``work``."""
+    if work is None:
+        return None
+    buffer = work.get(name)
+    if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
+        buffer = work[name] = np.empty(shape, dtype)
+    return buffer
 
 
 def encode(boosted: np.ndarray, gain: float, out: np.ndarray | None = None) -> np.ndarray:
@@ -278,22 +293,28 @@ def tent_weight(position: np.ndarray, k: int) -> np.ndarray:
 
 
 def focus_weight(coc: np.ndarray, matte: np.ndarray | None, first_radius: float,
-                 size: tuple[int, int] | None = None) -> np.ndarray:
+                 size: tuple[int, int] | None = None,
+                 work: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """In-focus field weight at full resolution, uint8 0..255.
 
     255 for ``|coc| <= FOCUS_RADIUS``, falling linearly to 0 at ``first_radius`` (px), and at
     least the subject ``matte``: the subject stays sharp even where its CoC says otherwise.
     ``size`` (width, height) is the frame's when ``coc`` is at a lower resolution: the ramp
     is then computed there and upsampled (the CoC is smooth; the matte keeps its edges).
+    ``work``: frame-size scratch buffers kept between calls (``lens_blur``'s).
     """
     scale = 128.0 / first_radius  # |coc| in 1/128ths of the first radius, saturating
     steps = np.arange(256, dtype=np.float32) / scale
     ramp = np.clip((first_radius - steps) / (first_radius - FOCUS_RADIUS), 0.0, 1.0)
-    weight = cv2.LUT(cv2.convertScaleAbs(coc, alpha=scale), np.rint(ramp * 255).astype(np.uint8))
+    weight = cv2.convertScaleAbs(coc, alpha=scale, dst=_buffer(work, "coc8", coc.shape, np.uint8))
+    cv2.LUT(weight, np.rint(ramp * 255).astype(np.uint8), dst=weight)
     if size is not None and weight.shape[::-1] != tuple(size):
-        weight = cv2.resize(weight, size, interpolation=cv2.INTER_LINEAR)
+        weight = cv2.resize(weight, size, interpolation=cv2.INTER_LINEAR,
+                            dst=_buffer(work, "focus", size[::-1], np.uint8))
     if matte is not None:
-        cv2.max(weight, cv2.convertScaleAbs(matte, alpha=255.0), dst=weight)
+        matte8 = cv2.convertScaleAbs(matte, alpha=255.0,
+                                     dst=_buffer(work, "matte8", matte.shape, np.uint8))
+        cv2.max(weight, matte8, dst=weight)
     return weight
 
 
@@ -492,9 +513,14 @@ def _blend_over(sharp: np.ndarray, weight: np.ndarray, out: np.ndarray,
         work["solid"] = np.empty(weight.shape, np.uint8)
     solid = cv2.compare(weight, 255, cv2.CMP_EQ, dst=work["solid"])
     cv2.copyTo(sharp, solid, out)
-    blend_runs(sharp, out, weight, edge_tiles(weight, solid, work),
-               lambda part, blurred, w: _blend(part, blurred, w, blurred, {}))
+    blend_runs(sharp, out, weight, edge_tiles(weight, solid, work), _blend_linear)
     return out
+
+
+def _blend_linear(sharp: np.ndarray, blurred: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``_blend`` of a few edge runs through ``cv2.blendLinear`` (one rounding, not two)."""
+    share = cv2.multiply(weight, 1.0 / 255.0, dtype=cv2.CV_32F)
+    return cv2.blendLinear(sharp, blurred, share, cv2.subtract(1.0, share))
 
 
 def lens_blur(rgb: np.ndarray, coc: np.ndarray, matte: np.ndarray | None = None,
@@ -526,8 +552,8 @@ def lens_blur(rgb: np.ndarray, coc: np.ndarray, matte: np.ndarray | None = None,
         return out
     base = base_level(w, h)
     first = float(1 << base)  # px: the first slice is one pixel at the base level
-    focus8 = focus_weight(coc, matte, first, (w, h))
-    linear = lens_source(rgb, highlight_gain) if linear is None else linear
+    focus8 = focus_weight(coc, matte, first, (w, h), work)
+    linear = lens_source(rgb, highlight_gain, work) if linear is None else linear
     focus = halve(focus8, base).astype(np.float32) * np.float32(1.0 / 255.0)
     if coc.shape == (h, w):
         coc_base = halve(coc, base)
@@ -537,7 +563,8 @@ def lens_blur(rgb: np.ndarray, coc: np.ndarray, matte: np.ndarray | None = None,
     blurred = encode(layer, highlight_gain)
     gain8 = cv2.convertScaleAbs(gain, alpha=GAIN_SCALE)
     if base:
-        gain8 = cv2.resize(gain8, (w, h), interpolation=cv2.INTER_LINEAR)
+        gain8 = cv2.resize(gain8, (w, h), interpolation=cv2.INTER_LINEAR,
+                           dst=_buffer(work, "gain", (h, w), np.uint8))
     cv2.multiply(focus8, gain8, dst=focus8, scale=1.0 / GAIN_SCALE)
     in_place = np.may_share_memory(rgb, out)  # the frame must survive until blended
     layer_full = work.get("blurred") if in_place else out
