@@ -506,8 +506,9 @@ def _blend_over(sharp: np.ndarray, weight: np.ndarray, out: np.ndarray,
     """``_blend`` with the blurred layer already in ``out``, only on the edge tiles.
 
     Weight 255 copies the sharp pixel, weight 0 keeps the blurred one (what ``_blend``
-    gives there exactly), and ``_blend`` itself runs only on the tiles that hold other
-    weights: bit-identical to the full-frame blend, which at 1080p is five 3-channel passes.
+    gives there exactly), and the blend itself runs only on the tiles that hold other
+    weights (``_blend_linear``): within one level of the full-frame ``_blend``, which at
+    1080p is five 3-channel passes.
     """
     if work.get("solid") is None or work["solid"].shape != weight.shape:
         work["solid"] = np.empty(weight.shape, np.uint8)
@@ -518,7 +519,8 @@ def _blend_over(sharp: np.ndarray, weight: np.ndarray, out: np.ndarray,
 
 
 def _blend_linear(sharp: np.ndarray, blurred: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """``_blend`` of a few edge runs through ``cv2.blendLinear`` (one rounding, not two)."""
+    """``_blend`` of the edge runs through ``cv2.blendLinear``: one rounding instead of two
+    (so within one level), 0.22 against 0.71 ms for 128,000 pixels."""
     share = cv2.multiply(weight, 1.0 / 255.0, dtype=cv2.CV_32F)
     return cv2.blendLinear(sharp, blurred, share, cv2.subtract(1.0, share))
 
