@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -89,6 +90,11 @@ class LensAhead:
     prepared: object | None
 
 
+def _lens_style(dof: DepthOfField | None, settings: BokehSettings) -> bool:
+    """Whether a frame gets a CoC map: the lens style, blurring the frame's own background."""
+    return dof is not None and settings.background == BLUR
+
+
 def _given_matte(matte: np.ndarray, width: int, height: int) -> np.ndarray:
     """A user-supplied matte (uint8 0..255 or float 0..1) as float32 0..1 at frame size."""
     if matte.ndim == 3:
@@ -121,6 +127,7 @@ class BokehProcessor:
         self.timings_ms: dict[str, float] = {}
         self._given: tuple[np.ndarray, np.ndarray] | None = None  # (--matte, as float32)
         self.dof = DepthOfField(self.settings, video) if self.settings.style == "lens" else None
+        self._dof_lock = threading.Lock()  # the perception thread's lens work vs a switch
         backend, reason = select_backend(self.settings.backend)
         _note_once(reason)
         self.renderer = make_renderer(backend, video)
@@ -145,7 +152,10 @@ class BokehProcessor:
         Switching to the lens style opens the depth of field (model load, once); a new focus
         point is taken over without reloading; switching away closes it. A new ``people``
         mode or ``subject`` point takes effect on the next frame (the person at the point
-        becomes the main subject).
+        becomes the main subject). May be called while another thread perceives a frame
+        (``process_stream``, ``cam``): the switch waits for that frame's lens work, and the
+        depth of field it used is closed only after; the subject finder takes a new choice
+        on the perceiving thread, at its next frame.
         """
         face_changed = (settings.focus == "face") != (self.settings.focus == "face")
         dof = self.dof
@@ -155,10 +165,11 @@ class BokehProcessor:
             dof = DepthOfField(settings, self.video)  # may raise: nothing changed yet
         elif dof is not None:
             dof.settings, dof.focus = settings, parse_focus(settings.focus)
-        if self.dof is not None and dof is not self.dof:
-            self.dof.close()
-        self.finder.choose(settings.people, settings.subject)
-        self.settings, self.dof = settings, dof
+        with self._dof_lock:
+            old = self.dof
+            self.settings, self.dof = settings, dof
+        if old is not None and old is not dof:
+            old.close()
 
     def _buffers(self, height: int, width: int) -> None:
         if self._out is None or self._out.shape[:2] != (height, width):
@@ -177,10 +188,12 @@ class BokehProcessor:
         """
         timings: dict[str, float] = {}
         person = None
-        if self.settings.matte is None:
+        settings = self.settings
+        if settings.matte is None:
             t0 = time.perf_counter()
             if not self.video:
                 self.finder.reset()  # every photo on its own
+            self.finder.choose(settings.people, settings.subject)  # as of ``update_settings``
             person = self.finder.find(rgb, timestamp_ms)
             timings["segmentation"] = (time.perf_counter() - t0) * 1e3
         perception = Perception(person, timings)
@@ -201,18 +214,21 @@ class BokehProcessor:
         array per frame (a video with a depth source and no erase strokes): frame-size CoC
         maps live in one reused buffer and stay on the finishing thread.
         """
-        if not self._lens or not self.dof.has_depth or self.settings.refine_mask is not None:
-            return None
-        coc = self._coc(rgb, matte, timings)
-        t0 = time.perf_counter()
-        prepared = self.renderer.prepare(rgb, self.settings)
-        timings["render"] = (time.perf_counter() - t0) * 1e3
-        return LensAhead(coc, self.dof.depth, prepared)
+        with self._dof_lock:  # ``update_settings`` on another thread waits for this frame
+            dof, settings = self.dof, self.settings
+            if not _lens_style(dof, settings) or not dof.has_depth \
+                    or settings.refine_mask is not None:
+                return None
+            coc = self._coc(rgb, matte, timings, dof, settings)
+            t0 = time.perf_counter()
+            prepared = self.renderer.prepare(rgb, settings)
+            timings["render"] = (time.perf_counter() - t0) * 1e3
+            return LensAhead(coc, dof.depth, prepared)
 
     @property
     def _lens(self) -> bool:
-        """Whether frames get a CoC map: the lens style, blurring the frame's own background."""
-        return self.dof is not None and self.settings.background == BLUR
+        """``_lens_style`` of the processor's current depth of field and settings."""
+        return _lens_style(self.dof, self.settings)
 
     def matte_from(self, rgb: np.ndarray, perception: Perception) -> np.ndarray:
         """The matte stage: frame-size matte (float32 0..1) from a frame's perception."""
@@ -283,20 +299,21 @@ class BokehProcessor:
                   self.grain.rng, self.backdrop.work)
         return out
 
-    def _coc(self, rgb: np.ndarray, matte: np.ndarray,
-             timings: dict[str, float]) -> np.ndarray | None:
+    def _coc(self, rgb: np.ndarray, matte: np.ndarray, timings: dict[str, float],
+             dof: DepthOfField | None, settings: BokehSettings) -> np.ndarray | None:
         """Lens style: the signed CoC map (pixels) from depth and focus; None otherwise.
 
-        Its time goes into ``timings["depth"]``.
+        ``dof`` and ``settings``: the processor's, taken once by the calling thread. Its time
+        goes into ``timings["depth"]``.
         """
-        if not self._lens:
+        if not _lens_style(dof, settings):
             return None
         t0 = time.perf_counter()
-        max_radius = blur_radius(self.settings.strength, rgb.shape[1], rgb.shape[0])
-        erase = self.settings.refine_mask
+        max_radius = blur_radius(settings.strength, rgb.shape[1], rgb.shape[0])
+        erase = settings.refine_mask
         # video renders take the CoC at the depth map's resolution (never made at frame size);
         # erase strokes are painted at frame size, so then the CoC is too
-        coc = self.dof.coc(rgb, matte, max_radius, frame_size=not self.video or erase is not None)
+        coc = dof.coc(rgb, matte, max_radius, frame_size=not self.video or erase is not None)
         if erase is not None:  # erase strokes blur whatever the depth
             blur_erased(coc, erase, max_radius)
         timings["depth"] = (time.perf_counter() - t0) * 1e3
@@ -344,7 +361,7 @@ class BokehProcessor:
         matte = self.matte_from(rgb, perception)
         lens = perception.ahead
         if lens is None or not self._lens:  # not made ahead, or the settings changed since
-            coc = self._coc(rgb, matte, timings)
+            coc = self._coc(rgb, matte, timings, self.dof, self.settings)
             lens = LensAhead(coc, self.dof.depth, None) if coc is not None else None
         coc, prepared = (lens.coc, lens.prepared) if lens is not None else (None, None)
         t0 = time.perf_counter()

@@ -7,6 +7,7 @@ by frame, on real video frames.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -202,6 +203,54 @@ def test_a_style_change_mid_stream_applies_to_the_frames_finished_after_it():
     like = {name: psnr(got[4][1], image) for name, image in references.items()}
     assert like["gaussian"] > like["lens"] + 6, like
     assert stage_threads() == []
+
+
+def test_a_style_switch_waits_for_the_frame_being_perceived_with_the_lens():
+    """``update_settings`` on one thread while another makes a frame's lens work ahead:
+    the switch waits for it, the frame keeps its CoC, and it then finishes as gaussian.
+    (Before, the switch closed the depth of field under the perception thread.)"""
+    frames = tennis_frames()[:2]
+    with BokehProcessor(STREAM_SETTINGS["lens"], video=True) as processor:
+        processor.process(frames[0], 0)
+        inside, release = threading.Event(), threading.Event()
+        prepare = processor.renderer.prepare
+
+        def held_prepare(rgb, settings):  # holds the frame inside its lens work
+            inside.set()
+            release.wait(10)
+            return prepare(rgb, settings)
+
+        processor.renderer.prepare = held_prepare
+        matte = np.empty(frames[1].shape[:2], np.float32)
+        perceived = []
+        worker = threading.Thread(
+            target=lambda: perceived.append(processor.perceive(frames[1], 40, matte)))
+        worker.start()
+        assert inside.wait(10)
+        switch = threading.Thread(target=processor.update_settings,
+                                  args=(STREAM_SETTINGS["gaussian"],))
+        switch.start()
+        switch.join(0.3)
+        assert switch.is_alive()  # waiting for the frame's lens work
+        release.set()
+        worker.join(10)
+        switch.join(10)
+        assert processor.dof is None and perceived and perceived[0].ahead.coc is not None
+        result = processor.finish(frames[1], perceived[0])
+        assert result.coc is None  # finished after the switch: a gaussian frame
+
+
+def test_a_new_subject_is_taken_up_by_the_perceiving_thread():
+    """The subject finder is the perception thread's: ``update_settings`` only records a new
+    choice, and the next ``perceive`` applies it (no reset under a frame being found)."""
+    frames = tennis_frames()[:2]
+    settings = STREAM_SETTINGS["gaussian"]
+    with BokehProcessor(settings, video=True) as processor:
+        processor.process(frames[0], 0)
+        processor.update_settings(dataclasses.replace(settings, people="main", subject=(0.5, 0.5)))
+        assert (processor.finder.people, processor.finder.subject) == ("all", None)
+        processor.perceive(frames[1], 40)
+        assert (processor.finder.people, processor.finder.subject) == ("main", (0.5, 0.5))
 
 
 def test_process_stream_takes_plain_frames_and_output_buffers():
