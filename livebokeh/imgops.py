@@ -6,6 +6,18 @@ import cv2
 import numpy as np
 
 
+def scratch(work: dict[str, np.ndarray] | None, name: str, shape: tuple[int, ...],
+            dtype) -> np.ndarray | None:
+    """``work[name]``, made (or remade) with ``shape`` and ``dtype``: a scratch array kept
+    between frames. None without ``work`` (OpenCV then allocates its own output)."""
+    if work is None:
+        return None
+    array = work.get(name)
+    if array is None or array.shape != shape or array.dtype != dtype:
+        array = work[name] = np.empty(shape, dtype)
+    return array
+
+
 def halve(image: np.ndarray, levels: int) -> np.ndarray:
     """Halve ``image`` ``levels`` times with 2x2 area averaging.
 

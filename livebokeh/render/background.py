@@ -25,7 +25,7 @@ import math
 import cv2
 import numpy as np
 
-from livebokeh.imgops import halve
+from livebokeh.imgops import halve, scratch
 from livebokeh.io.images import read_image
 from livebokeh.render.halo_free import push_pull_fill
 from livebokeh.settings import BLUR, REPLACE, TRANSPARENT, BackgroundSpec, parse_background  # noqa: F401
@@ -66,14 +66,6 @@ def _upsample(low: np.ndarray, width: int, height: int, dst: np.ndarray | None) 
     return cv2.resize(low, (width, height), dst=dst, interpolation=cv2.INTER_LINEAR)
 
 
-def _buffer(work: dict, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-    """A reusable scratch array from ``work`` (allocated on first use or size change)."""
-    array = work.get(name)
-    if array is None or array.shape != shape or array.dtype != dtype:
-        array = work[name] = np.empty(shape, dtype)
-    return array
-
-
 def subject_colour(rgb: np.ndarray, matte: np.ndarray, out: np.ndarray | None = None,
                    work: dict | None = None) -> np.ndarray:
     """Decontaminated subject colour (RGB uint8 HxWx3): ``rgb`` where the matte is solid,
@@ -91,12 +83,12 @@ def subject_colour(rgb: np.ndarray, matte: np.ndarray, out: np.ndarray | None = 
                                (0, 0), FILL_SIGMA)
     spread_low = push_pull_fill(premult, cv2.GaussianBlur(weight, (0, 0), FILL_SIGMA))
     spread = _upsample(cv2.convertScaleAbs(spread_low), width, height,
-                       _buffer(work, "spread", rgb.shape, np.uint8))
-    keep = _buffer(work, "keep", matte.shape, np.float32)
+                       scratch(work, "spread", rgb.shape, np.uint8))
+    keep = scratch(work, "keep", matte.shape, np.float32)
     cv2.multiply(matte, matte, dst=keep)
     for _ in range(3):  # matte^16: only solid subject keeps the frame's own pixel
         cv2.multiply(keep, keep, dst=keep)
-    lose = _buffer(work, "lose", matte.shape, np.float32)
+    lose = scratch(work, "lose", matte.shape, np.float32)
     cv2.subtract(1.0, keep, dst=lose)
     out = np.empty_like(rgb) if out is None else out
     return cv2.blendLinear(rgb, spread, keep, lose, dst=out)
@@ -107,7 +99,7 @@ def cutout(rgb: np.ndarray, matte: np.ndarray, out: np.ndarray | None = None,
     """Subject for a transparent output: (decontaminated RGB uint8, alpha uint8 = matte*255)."""
     work = {} if work is None else work
     colour = subject_colour(rgb, matte, out, work)
-    alpha = cv2.convertScaleAbs(matte, _buffer(work, "alpha", matte.shape, np.uint8), 255.0)
+    alpha = cv2.convertScaleAbs(matte, scratch(work, "alpha", matte.shape, np.uint8), 255.0)
     return colour, alpha
 
 
@@ -122,10 +114,10 @@ def replace_background(rgb: np.ndarray, matte: np.ndarray, background_rgb: np.nd
     """
     work = {} if work is None else work
     height, width = matte.shape
-    subject = subject_colour(rgb, matte, _buffer(work, "subject", rgb.shape, np.uint8), work)
+    subject = subject_colour(rgb, matte, scratch(work, "subject", rgb.shape, np.uint8), work)
     if light_wrap > 0:
         _add_light_wrap(subject, matte, background_rgb, light_wrap, work)
-    inverse = _buffer(work, "inverse", matte.shape, np.float32)
+    inverse = scratch(work, "inverse", matte.shape, np.float32)
     cv2.subtract(1.0, matte, dst=inverse)
     out = np.empty_like(rgb) if out is None else out
     return cv2.blendLinear(subject, background_rgb, matte, inverse, dst=out)
@@ -145,9 +137,9 @@ def _add_light_wrap(subject: np.ndarray, matte: np.ndarray, background_rgb: np.n
     reach = cv2.GaussianBlur(1.0 - matte_low, (0, 0), sigma)
     wrap_low = cv2.multiply(reach, matte_low, scale=float(amount))
     light_low = cv2.GaussianBlur(halve(background_rgb, level), (0, 0), sigma)
-    wrap = _upsample(wrap_low, width, height, _buffer(work, "wrap", matte.shape, np.float32))
-    light = _upsample(light_low, width, height, _buffer(work, "light", subject.shape, np.uint8))
-    keep = _buffer(work, "wrap_keep", matte.shape, np.float32)
+    wrap = _upsample(wrap_low, width, height, scratch(work, "wrap", matte.shape, np.float32))
+    light = _upsample(light_low, width, height, scratch(work, "light", subject.shape, np.uint8))
+    keep = scratch(work, "wrap_keep", matte.shape, np.float32)
     cv2.subtract(1.0, wrap, dst=keep)
     cv2.blendLinear(subject, light, keep, wrap, dst=subject)
 

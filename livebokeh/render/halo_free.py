@@ -31,7 +31,7 @@ import math
 import cv2
 import numpy as np
 
-from livebokeh.imgops import halve
+from livebokeh.imgops import halve, scratch
 
 MAX_RADIUS_FRACTION = 0.04  # blur radius at strength 100, as a fraction of the diagonal
 LOW_RES_SIGMA = 2.0  # pixels: blur runs on the first pyramid level where sigma is at most
@@ -212,9 +212,7 @@ def composite(rgb: np.ndarray, matte: np.ndarray, background_low: np.ndarray,
         cv2.resize(low8, (w, h), dst=out, interpolation=cv2.INTER_LINEAR)
     if grain is not None:
         grain.apply(out)
-    if work.get("solid") is None or work["solid"].shape != (h, w):
-        work["solid"] = np.empty((h, w), np.uint8)
-    solid = cv2.compare(matte, 1.0, cv2.CMP_GE, dst=work["solid"])
+    solid = cv2.compare(matte, 1.0, cv2.CMP_GE, dst=scratch(work, "solid", (h, w), np.uint8))
     cv2.copyTo(rgb, solid, out)
     blend_runs(rgb, out, matte, edge_tiles(matte, solid, work),
                lambda sharp, blurred, m: cv2.blendLinear(sharp, blurred, m, cv2.subtract(1.0, m)))

@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 
 from livebokeh.errors import LivebokehError
-from livebokeh.imgops import halve
+from livebokeh.imgops import halve, scratch
 from livebokeh.render.halo_free import blend_runs, edge_tiles, push_pull_fill
 
 HIGHLIGHT_GAIN = 3.0  # default: a fully clipped channel counts as 1 + gain times brighter
@@ -132,7 +132,7 @@ def decode_reduced(rgb: np.ndarray, gain: float, levels: int,
     float32 took 4.5 + 6 (shared machine, same run).
     """
     codes, step = _decode_table16(float(gain))
-    reduced = halve(cv2.LUT(rgb, codes, dst=_buffer(work, "codes", rgb.shape, np.uint16)),
+    reduced = halve(cv2.LUT(rgb, codes, dst=scratch(work, "codes", rgb.shape, np.uint16)),
                     levels)  # 2x steps: OpenCV's fast path for 16-bit
     return np.multiply(reduced, np.float32(step), dtype=np.float32)
 
@@ -148,17 +148,6 @@ def lens_source(rgb: np.ndarray, highlight_gain: float = HIGHLIGHT_GAIN,
     """
     height, width = rgb.shape[:2]
     return decode_reduced(rgb, highlight_gain, base_level(width, height), work)
-
-
-def _buffer(work: dict[str, np.ndarray] | None, name: str, shape: tuple[int, ...],
-            dtype) -> np.ndarray | None:
-    """``work[name]``, made (or remade) with ``shape`` and ``dtype``; None without ``work``."""
-    if work is None:
-        return None
-    buffer = work.get(name)
-    if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
-        buffer = work[name] = np.empty(shape, dtype)
-    return buffer
 
 
 def encode(boosted: np.ndarray, gain: float, out: np.ndarray | None = None) -> np.ndarray:
@@ -306,14 +295,14 @@ def focus_weight(coc: np.ndarray, matte: np.ndarray | None, first_radius: float,
     scale = 128.0 / first_radius  # |coc| in 1/128ths of the first radius, saturating
     steps = np.arange(256, dtype=np.float32) / scale
     ramp = np.clip((first_radius - steps) / (first_radius - FOCUS_RADIUS), 0.0, 1.0)
-    weight = cv2.convertScaleAbs(coc, alpha=scale, dst=_buffer(work, "coc8", coc.shape, np.uint8))
+    weight = cv2.convertScaleAbs(coc, alpha=scale, dst=scratch(work, "coc8", coc.shape, np.uint8))
     cv2.LUT(weight, np.rint(ramp * 255).astype(np.uint8), dst=weight)
     if size is not None and weight.shape[::-1] != tuple(size):
         weight = cv2.resize(weight, size, interpolation=cv2.INTER_LINEAR,
-                            dst=_buffer(work, "focus", size[::-1], np.uint8))
+                            dst=scratch(work, "focus", size[::-1], np.uint8))
     if matte is not None:
         matte8 = cv2.convertScaleAbs(matte, alpha=255.0,
-                                     dst=_buffer(work, "matte8", matte.shape, np.uint8))
+                                     dst=scratch(work, "matte8", matte.shape, np.uint8))
         cv2.max(weight, matte8, dst=weight)
     return weight
 
@@ -510,9 +499,7 @@ def _blend_over(sharp: np.ndarray, weight: np.ndarray, out: np.ndarray,
     weights (``_blend_linear``): within one level of the full-frame ``_blend``, which at
     1080p is five 3-channel passes.
     """
-    if work.get("solid") is None or work["solid"].shape != weight.shape:
-        work["solid"] = np.empty(weight.shape, np.uint8)
-    solid = cv2.compare(weight, 255, cv2.CMP_EQ, dst=work["solid"])
+    solid = cv2.compare(weight, 255, cv2.CMP_EQ, dst=scratch(work, "solid", weight.shape, np.uint8))
     cv2.copyTo(sharp, solid, out)
     blend_runs(sharp, out, weight, edge_tiles(weight, solid, work), _blend_linear)
     return out
@@ -566,12 +553,10 @@ def lens_blur(rgb: np.ndarray, coc: np.ndarray, matte: np.ndarray | None = None,
     gain8 = cv2.convertScaleAbs(gain, alpha=GAIN_SCALE)
     if base:
         gain8 = cv2.resize(gain8, (w, h), interpolation=cv2.INTER_LINEAR,
-                           dst=_buffer(work, "gain", (h, w), np.uint8))
+                           dst=scratch(work, "gain", (h, w), np.uint8))
     cv2.multiply(focus8, gain8, dst=focus8, scale=1.0 / GAIN_SCALE)
     in_place = np.may_share_memory(rgb, out)  # the frame must survive until blended
-    layer_full = work.get("blurred") if in_place else out
-    if layer_full is None or layer_full.shape != rgb.shape:
-        layer_full = work["blurred"] = np.empty_like(rgb)
+    layer_full = scratch(work, "blurred", rgb.shape, np.uint8) if in_place else out
     cv2.resize(blurred, (w, h), dst=layer_full, interpolation=cv2.INTER_LINEAR)
     if grain is not None:
         grain.apply(layer_full)
