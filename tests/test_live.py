@@ -128,6 +128,26 @@ def test_a_run_that_ends_at_the_warm_up_reports_no_steady_rate(clip):
     assert "after warm-up" not in format_summary(summary)
 
 
+def test_the_summary_reports_the_cpu_the_run_used_after_warm_up(clip):
+    """CPU use is the process's CPU time over wall time from the warm-up frame on: at most
+    the cores' ceiling, and no more than the CPU the whole run used (the test's own count,
+    over a longer span that includes model start-up)."""
+    lines: list[str] = []
+    started, cpu_before = time.monotonic(), time.process_time()
+    with FileCameraSource(clip, loop=True, fps=60) as source:
+        summary = run_live(source, [KeyboardSink({})], BokehSettings(), log=lines.append,
+                           max_frames=WARMUP_FRAMES + 40, stats_every=0.2)
+    cpu_used = time.process_time() - cpu_before
+    steady = summary["after_warmup"]
+    assert steady["cores"] >= 1 and 1.0 < steady["cpu_percent"] <= 105 * steady["cores"]
+    seconds_after_warmup = (summary["frames"] - WARMUP_FRAMES) / steady["fps"]
+    assert steady["cpu_percent"] / 100 * seconds_after_warmup <= cpu_used * 1.05
+    assert seconds_after_warmup < time.monotonic() - started
+    assert f"CPU {steady['cpu_percent']:.0f}% of {100 * steady['cores']}%" in format_summary(
+        summary)
+    assert any("| CPU " in line for line in lines)  # the per-window stats line has it too
+
+
 def _rename_later(path: Path, target: Path, delay: float) -> threading.Timer:
     timer = threading.Timer(delay, path.rename, (target,))
     timer.start()

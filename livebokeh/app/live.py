@@ -28,7 +28,7 @@ from livebokeh.errors import LivebokehError
 from livebokeh.io.sinks import FrameSink, LiveControls, handle_key
 from livebokeh.io.sources import FrameSource
 from livebokeh.settings import BokehSettings
-from livebokeh.threads import limit_threads, resolve_threads
+from livebokeh.threads import available_cores, limit_threads, resolve_threads
 
 HOLD_AFTER_S = 0.25  # no new frame for this long: repeat the last output frame
 STATS_EVERY_S = 2.0
@@ -47,6 +47,19 @@ def rss_mb() -> float | None:
     except (OSError, ValueError, IndexError):
         return None
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def cpu_seconds() -> float:
+    """CPU time this process has used so far (user + system, every thread), in seconds."""
+    times = os.times()
+    return times.user + times.system
+
+
+def cpu_percent(cpu_since: float, seconds: float) -> float:
+    """This process's CPU use since ``cpu_since`` (``cpu_seconds``) over ``seconds`` of
+    wall time, in percent of one core (up to 100 times the cores): with frames skipped,
+    near the ceiling says the machine is full, well under it says something waits."""
+    return round(100.0 * (cpu_seconds() - cpu_since) / max(seconds, 1e-9), 1)
 
 
 class MsHistogram:
@@ -136,7 +149,8 @@ class LiveLoop:
         self._window = StageStats()
         self.hold_frames = 0
         self.rss_after_warmup: float | None = None
-        self._warm: tuple[float, int, int] | None = None  # time, produced, skipped at warm-up
+        self._warm: tuple[float, int, int, float] | None = None  # time, produced, skipped
+        # and CPU seconds at warm-up
         self._started = time.monotonic()
         self._elapsed = 0.0
 
@@ -154,6 +168,7 @@ class LiveLoop:
         self._processor = BokehProcessor(self.settings, video=True)
         self._started = time.monotonic()
         window_start, skipped_before = self._started, self.source.frames_skipped
+        window_cpu = cpu_seconds()
         last_output, was_connected = self._started, True
         ahead = _PerceptionAhead(self) if self.threads > 1 else None
         try:
@@ -174,8 +189,10 @@ class LiveLoop:
                 last_output = time.monotonic()
                 if self.stats_every and last_output - window_start >= self.stats_every:
                     self.log(self._window_line(last_output - window_start,
-                                               self.source.frames_skipped - skipped_before))
+                                               self.source.frames_skipped - skipped_before,
+                                               window_cpu))
                     window_start, skipped_before = last_output, self.source.frames_skipped
+                    window_cpu = cpu_seconds()
                     self._window.reset()
         finally:
             if ahead is not None:
@@ -223,7 +240,7 @@ class LiveLoop:
         if self._total.frames == WARMUP_FRAMES:
             self.rss_after_warmup = rss_mb()
             self._warm = (time.monotonic(), self.source.frames_produced,
-                          self.source.frames_skipped)
+                          self.source.frames_skipped, cpu_seconds())
 
     def _hold(self) -> None:
         if self._has_output:
@@ -280,13 +297,13 @@ class LiveLoop:
         """The running ``BokehProcessor`` (None before ``run``)."""
         return self._processor
 
-    def _window_line(self, seconds: float, skipped: int) -> str:
+    def _window_line(self, seconds: float, skipped: int, cpu_since: float) -> str:
         w = self._window
         stages = " ".join(f"{k} {v:.1f}" for k, v in w.medians().items())
         state = "" if self.source.connected else " | DISCONNECTED"
         return (f"{w.frames / seconds:.1f} fps | latency {_ms(w.latency.quantile(0.5))} ms "
                 f"(p95 {_ms(w.latency.quantile(0.95))}) | skipped {skipped} | "
-                f"stages ms: {stages or '-'}{state}")
+                f"CPU {cpu_percent(cpu_since, seconds):.0f}% | stages ms: {stages or '-'}{state}")
 
     def summary(self) -> dict:
         """Counts, rates and medians for the whole run (JSON-ready)."""
@@ -313,17 +330,19 @@ class LiveLoop:
         }
 
     def _steady(self) -> dict | None:
-        """fps and skipped share from the warm-up frame on (model start-up excluded)."""
+        """fps, skipped share and CPU use (``cpu_percent``, of ``cores`` times 100) from
+        the warm-up frame on (model start-up excluded)."""
         if self._warm is None:
             return None
-        since, produced, skipped = self._warm
+        since, produced, skipped, cpu = self._warm
         if self._total.frames <= WARMUP_FRAMES:  # the run ended at the warm-up
             return None
         seconds = max(self._started + self._elapsed - since, 1e-9)
         produced = self.source.frames_produced - produced
         skipped = self.source.frames_skipped - skipped
         return {"fps": round((self._total.frames - WARMUP_FRAMES) / seconds, 2),
-                "skipped_pct": round(100.0 * skipped / produced, 1) if produced else 0.0}
+                "skipped_pct": round(100.0 * skipped / produced, 1) if produced else 0.0,
+                "cpu_percent": cpu_percent(cpu, seconds), "cores": available_cores()}
 
 
 class _PerceivedFrame(NamedTuple):
@@ -423,8 +442,9 @@ def format_summary(summary: dict) -> str:
     latency = summary["latency_ms"]
     stages = ", ".join(f"{k} {v:.1f}" for k, v in summary["stages_ms"].items()) or "-"
     steady = summary["after_warmup"]
-    warm = "" if steady is None else (f"; after warm-up {steady['fps']:.1f} fps, "
-                                      f"{steady['skipped_pct']:.1f}% skipped")
+    warm = "" if steady is None else (
+        f"; after warm-up {steady['fps']:.1f} fps, {steady['skipped_pct']:.1f}% skipped, "
+        f"CPU {steady['cpu_percent']:.0f}% of {100 * steady['cores']}%")
     return (f"summary: {summary['frames']} frames in {summary['seconds']:.1f} s "
             f"({summary['fps']:.1f} fps), skipped {summary['frames_skipped']} of "
             f"{summary['frames_produced']} camera frames ({summary['skipped_pct']:.1f}%), "
