@@ -149,8 +149,8 @@ class LiveLoop:
         self._window = StageStats()
         self.hold_frames = 0
         self.rss_after_warmup: float | None = None
-        self._warm: tuple[float, int, int, float] | None = None  # time, produced, skipped
-        # and CPU seconds at warm-up
+        # at the warm-up frame: time, frames produced, frames skipped, CPU seconds
+        self._warm: tuple[float, int, int, float] | None = None
         self._started = time.monotonic()
         self._elapsed = 0.0
 
