@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 
 HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM")
                      if hasattr(signal, name))
@@ -18,22 +19,36 @@ HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM")
 
 @contextlib.contextmanager
 def interrupts_held():
-    """Ctrl-C and SIGTERM wait until the block ends (blocked for the calling thread).
+    """Ctrl-C and SIGTERM wait until the block ends, then go to their handlers as before.
 
     MediaPipe creates a task on a thread of its own while the caller waits for it: an
     interrupt raised in that wait would end the block while the native thread still runs
-    and writes (a W0000 line on the terminal after Ctrl-C in ``batch``). Held, the signal is
-    taken when the block ends, once the native work is done. Where the platform has no
-    per-thread signal mask (Windows) nothing is held.
+    and writes (a W0000 line on the terminal after Ctrl-C in ``batch``). Python runs signal
+    handlers on the main thread, whichever thread the signal reached, so there the handlers
+    are swapped for one that only notes the signal; on any other thread nothing can
+    interrupt the block.
     """
-    if not hasattr(signal, "pthread_sigmask"):
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    caught: list[int] = []
+    previous = {signum: signal.signal(signum, lambda signum, frame: caught.append(signum))
+                for signum in HELD_SIGNALS}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(caught):
+            _deliver(signum, previous[signum])
+
+
+def _deliver(signum: int, handler) -> None:
+    """Hand a held signal to the handler it would have reached (the default: sent again)."""
+    if callable(handler):
+        handler(signum, None)
+    elif handler != signal.SIG_IGN:
+        os.kill(os.getpid(), signum)
 
 
 @contextlib.contextmanager
