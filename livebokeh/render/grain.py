@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from livebokeh.imgops import scratch
+
 MAX_GRAIN_SIGMA = 10.0  # 8-bit levels of grain at --grain 100
 SUBJECT_MATTE = 0.9  # matte above which a pixel is sharp subject, where noise is measured
 FLAT_FRACTION = 0.3  # noise is measured on this fraction of subject pixels, the flattest
@@ -102,10 +104,8 @@ def add_grain(out: np.ndarray, blur_amount: np.ndarray, sigma: float, rng: np.ra
     tile = _noise_tile(work, rng, h, w)
     dy, dx, sign = draw_offset(rng)
     noise = tile[dy:dy + h, dx:dx + w]
-    if work.get("grain_1") is None or work["grain_1"].shape != (h, w):
-        work["grain_1"], work["grain_3"] = np.empty((h, w), np.uint8), np.empty((h, w, 3),
-                                                                                np.uint8)
-    part, part3 = work["grain_1"], work["grain_3"]
+    part = scratch(work, "grain_1", (h, w), np.uint8)
+    part3 = scratch(work, "grain_3", (h, w, 3), np.uint8)
     for scale, apply in ((sign * sigma, cv2.add), (-sign * sigma, cv2.subtract)):
         cv2.multiply(noise, blur_amount, dst=part, scale=scale, dtype=cv2.CV_8U)  # < 0 → 0
         cv2.cvtColor(part, cv2.COLOR_GRAY2RGB, dst=part3)

@@ -139,11 +139,7 @@ def gaussian_background(rgb: np.ndarray, matte: np.ndarray, sigma: float,
     if level >= coarse:
         return normalized_gaussian(small, halve(matte_small, level - coarse),
                                    sigma / (1 << level))
-    plain = None
-    if level == 0 and work is not None:
-        plain = work.get("plain")
-        if plain is None or plain.shape != rgb.shape:
-            plain = work["plain"] = np.empty_like(rgb)
+    plain = scratch(work, "plain", rgb.shape, rgb.dtype) if level == 0 else None
     fine_sigma, coarse_sigma = sigma / (1 << level), sigma / (1 << coarse)
     size = 2 * math.ceil(PLAIN_REACH * fine_sigma) + 1
     plain = cv2.GaussianBlur(small, (size, size), fine_sigma, dst=plain)
